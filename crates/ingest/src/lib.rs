@@ -1,0 +1,36 @@
+//! Rampart's ingestion stage: from bytes on the wire to validated, card-safe [`Event`]s.
+//!
+//! **Owns:** decoding request bodies ([`decode_body`]: gzip with a cap on the decompressed
+//! size), splitting them into records ([`Format`]: a JSON object or array, NDJSON), masking card
+//! numbers ([`CardProtector`]: every 13–19 digit Luhn-valid sequence with a card-scheme prefix
+//! becomes `first6******last4`, and a keyed HMAC-SHA256 fingerprint is kept), and the checks
+//! that make a record an [`Event`] ([`Ingestor`]: field types, the live-time window).
+//!
+//! **Must not touch:** storage, HTTP, detection. Nothing here logs record content.
+//!
+//! **Flow:** `body bytes → decode_body → Ingestor::ingest (split, mask_pans, Event::from_json,
+//! time window) → Batch { events, errors }`; the server stores `events` and answers with the
+//! counts and `errors`.
+//!
+//! ```
+//! use rampart_ingest::{CardProtector, Format, IngestConfig, Ingestor};
+//!
+//! let ingestor = Ingestor::new(IngestConfig::default(), CardProtector::new(&[7u8; 32]));
+//! let body = br#"{"event.action":"payment_attempt","note":"card 4111 1111 1111 1111"}"#;
+//! let batch = ingestor.ingest(Format::Json, body, time::OffsetDateTime::now_utc());
+//! assert_eq!(batch.events.len(), 1);
+//! assert_eq!(batch.events[0].get_str("note"), Some("card 411111******1111"));
+//! assert_eq!(batch.events[0].get_str("payment.card.last4"), Some("1111"));
+//! ```
+#![deny(missing_docs)]
+
+mod body;
+mod error;
+mod json;
+mod pan;
+mod pipeline;
+
+pub use body::{decode_body, Format};
+pub use error::{BodyError, ErrorCode, RecordError};
+pub use pan::{mask_pans, CardProtector, MaskedPan};
+pub use pipeline::{Batch, IngestConfig, Ingestor};

@@ -1,0 +1,356 @@
+//! Card numbers (PANs): finding, masking and fingerprinting them before anything is stored.
+//!
+//! A PAN is a run of 13–19 digits, written plainly or in groups split by single spaces or
+//! dashes, that passes the Luhn check and starts with a known card-scheme prefix. It becomes
+//! `first6` + `*` + `last4` (`4111 1111 1111 1111` → `411111******1111`), and a keyed
+//! HMAC-SHA256 of its digits stands in for it wherever cards must be correlated.
+
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+
+use rampart_model::fields;
+
+/// The fewest and most digits a PAN has.
+const MIN_DIGITS: usize = 13;
+const MAX_DIGITS: usize = 19;
+
+/// One PAN found and masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskedPan {
+    /// First six digits (the BIN / IIN).
+    pub bin: String,
+    /// Last four digits.
+    pub last4: String,
+    /// The digits, kept only long enough to fingerprint them.
+    digits: String,
+}
+
+/// Replaces every PAN in `text` by its masked form. Returns `None` when there was none, so the
+/// common case allocates nothing; otherwise the new text and the PANs found, in order.
+pub fn mask_pans(text: &str) -> Option<(String, Vec<MaskedPan>)> {
+    let bytes = text.as_bytes();
+    if bytes.iter().filter(|b| b.is_ascii_digit()).count() < MIN_DIGITS {
+        return None;
+    }
+    let mut out: Option<String> = None;
+    let mut found = Vec::new();
+    let mut copied = 0; // bytes of `text` already in `out`
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let run = DigitRun::scan(bytes, i);
+        for (start, end, digits) in run.pans(bytes) {
+            let masked = mask(&digits);
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            out.push_str(&text[copied..start]);
+            out.push_str(&masked);
+            copied = end;
+            found.push(MaskedPan { bin: digits[..6].to_owned(), last4: digits[digits.len() - 4..].to_owned(), digits });
+        }
+        i = run.end;
+    }
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some((out, found))
+}
+
+/// A maximal run of digit groups joined by single spaces or dashes.
+struct DigitRun {
+    /// Byte ranges of the digit groups.
+    groups: Vec<(usize, usize)>,
+    end: usize,
+}
+
+impl DigitRun {
+    fn scan(bytes: &[u8], start: usize) -> DigitRun {
+        let mut groups = Vec::new();
+        let mut i = start;
+        loop {
+            let group_start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            groups.push((group_start, i));
+            let joined = i + 1 < bytes.len() && matches!(bytes[i], b' ' | b'-') && bytes[i + 1].is_ascii_digit();
+            if !joined {
+                return DigitRun { groups, end: i };
+            }
+            i += 1;
+        }
+    }
+
+    /// PANs in this run, as (start, end, digits), not overlapping. A run of groups tries every
+    /// span of whole groups, longest first, so `4111-1111-1111-1111 2024` still finds the card.
+    fn pans(&self, bytes: &[u8]) -> Vec<(usize, usize, String)> {
+        let mut pans = Vec::new();
+        let mut first = 0;
+        while first < self.groups.len() {
+            let mut matched = None;
+            let mut digits = String::new();
+            let mut candidates = Vec::new();
+            for last in first..self.groups.len() {
+                let (s, e) = self.groups[last];
+                digits.push_str(std::str::from_utf8(&bytes[s..e]).unwrap_or_default());
+                if digits.len() > MAX_DIGITS {
+                    break;
+                }
+                if digits.len() >= MIN_DIGITS {
+                    candidates.push((last, digits.clone()));
+                }
+            }
+            if let Some((last, digits)) = candidates.into_iter().rev().find(|(_, d)| is_pan(d)) {
+                matched = Some((self.groups[first].0, self.groups[last].1, digits, last));
+            }
+            match matched {
+                Some((start, end, digits, last)) => {
+                    pans.push((start, end, digits));
+                    first = last + 1;
+                }
+                None => first += 1,
+            }
+        }
+        pans
+    }
+}
+
+fn mask(digits: &str) -> String {
+    let mut masked = String::with_capacity(digits.len());
+    masked.push_str(&digits[..6]);
+    masked.extend(std::iter::repeat_n('*', digits.len() - 10));
+    masked.push_str(&digits[digits.len() - 4..]);
+    masked
+}
+
+/// Whether a digit string is a plausible PAN: right length, known scheme prefix, Luhn-valid.
+fn is_pan(digits: &str) -> bool {
+    (MIN_DIGITS..=MAX_DIGITS).contains(&digits.len()) && has_scheme_prefix(digits) && luhn_valid(digits)
+}
+
+fn luhn_valid(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Issuer prefixes of the card schemes in use: Visa, Mastercard, American Express, Discover,
+/// JCB, Diners Club, UnionPay, Maestro, Mir, RuPay, Verve, Troy, UATP.
+fn has_scheme_prefix(digits: &str) -> bool {
+    let prefix = |n: usize| digits[..n].parse::<u32>().unwrap_or(0);
+    match digits.as_bytes()[0] {
+        b'1' => true,                                           // UATP
+        b'2' => (2200..=2204).contains(&prefix(4)) || (2221..=2720).contains(&prefix(4)), // Mir, Mastercard
+        b'3' => matches!(prefix(2), 34 | 36 | 37 | 38 | 39) || (300..=305).contains(&prefix(3)) || prefix(4) == 3095 || (3528..=3589).contains(&prefix(4)) || matches!(prefix(3), 353 | 356),
+        b'4' => true,                                           // Visa
+        b'5' => (50..=58).contains(&prefix(2)),                 // Maestro, Mastercard, Verve
+        b'6' => true,                                           // Discover, UnionPay, Maestro, RuPay, Troy
+        b'8' => matches!(prefix(2), 81 | 82),                   // UnionPay, RuPay
+        b'9' => prefix(4) == 9792,                              // Troy
+        _ => false,
+    }
+}
+
+/// Masks card numbers in events and fingerprints them with the data directory's secret key.
+#[derive(Clone)]
+pub struct CardProtector {
+    key: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for CardProtector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CardProtector { key: <redacted> }")
+    }
+}
+
+impl CardProtector {
+    /// A protector keyed with `key` (32 random bytes made by `rampart init`).
+    pub fn new(key: &[u8]) -> CardProtector {
+        // HMAC takes keys of any length.
+        let key = Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        CardProtector { key }
+    }
+
+    /// The keyed fingerprint of a card number's digits, as hex.
+    pub fn fingerprint(&self, digits: &str) -> String {
+        let mut mac = self.key.clone();
+        mac.update(digits.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Masks every PAN in a JSON value: string values, object keys, and integers that are
+    /// themselves card numbers. When any was found and the record carries no card details of its
+    /// own, sets `payment.card.fingerprint`, `.bin` and `.last4` from the first one.
+    pub fn protect(&self, record: &mut Value) {
+        let mut first = None;
+        mask_value(record, &mut first);
+        let (Some(pan), Value::Object(map)) = (first, record) else { return };
+        let fingerprint = self.fingerprint(&pan.digits);
+        set_missing(map, fields::PAYMENT_CARD_FINGERPRINT, fingerprint);
+        set_missing(map, fields::PAYMENT_CARD_BIN, pan.bin);
+        set_missing(map, fields::PAYMENT_CARD_LAST4, pan.last4);
+    }
+}
+
+/// Sets a dotted path in a raw record unless it is already there (dotted or nested).
+fn set_missing(map: &mut Map<String, Value>, path: &str, value: String) {
+    if map.contains_key(path) {
+        return;
+    }
+    let mut parts = path.split('.').peekable();
+    let mut current = map;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            current.entry(part.to_owned()).or_insert(Value::String(value));
+            return;
+        }
+        let slot = current.entry(part.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        current = match slot {
+            Value::Object(inner) => inner,
+            _ => return,
+        };
+    }
+}
+
+fn mask_value(value: &mut Value, first: &mut Option<MaskedPan>) {
+    match value {
+        Value::String(s) => {
+            if let Some((masked, pans)) = mask_pans(s) {
+                *s = masked;
+                first.get_or_insert_with(|| pans.into_iter().next().unwrap_or_else(|| unreachable!("mask_pans found one")));
+            }
+        }
+        Value::Number(n) => {
+            if let Some(digits) = n.as_u64().map(|n| n.to_string()).filter(|d| is_pan(d)) {
+                *value = Value::String(mask(&digits));
+                first.get_or_insert_with(|| MaskedPan { bin: digits[..6].to_owned(), last4: digits[digits.len() - 4..].to_owned(), digits });
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| mask_value(item, first)),
+        Value::Object(map) => {
+            if map.keys().any(|key| mask_pans(key).is_some()) {
+                let old = std::mem::take(map);
+                for (key, child) in old {
+                    let key = match mask_pans(&key) {
+                        Some((masked, pans)) => {
+                            if first.is_none() {
+                                *first = pans.into_iter().next();
+                            }
+                            masked
+                        }
+                        None => key,
+                    };
+                    map.insert(key, child);
+                }
+            }
+            map.values_mut().for_each(|child| mask_value(child, first));
+        }
+        Value::Bool(_) | Value::Null => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Published test numbers of the major schemes.
+    pub(crate) const TEST_PANS: &[&str] = &[
+        "4111111111111111",    // Visa
+        "4012888888881881",    // Visa
+        "4222222222222",       // Visa, 13 digits
+        "5555555555554444",    // Mastercard
+        "2223003122003222",    // Mastercard 2-series
+        "378282246310005",     // American Express
+        "6011111111111117",    // Discover
+        "3530111333300000",    // JCB
+        "30569309025904",      // Diners Club
+        "6200000000000005",    // UnionPay
+        "4000056655665556",    // Visa debit
+        "6759649826438453",    // Maestro
+    ];
+
+    #[test]
+    fn every_test_number_is_masked_in_every_spelling() {
+        for pan in TEST_PANS {
+            let grouped: Vec<String> = pan.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+            for written in [pan.to_string(), grouped.join(" "), grouped.join("-")] {
+                let text = format!("pay with {written}, thanks");
+                let (masked, found) = mask_pans(&text).unwrap_or_else(|| panic!("{written} not found"));
+                let expected = format!("pay with {}{}{}, thanks", &pan[..6], "*".repeat(pan.len() - 10), &pan[pan.len() - 4..]);
+                assert_eq!(masked, expected);
+                assert_eq!(found.len(), 1);
+                assert_eq!(found[0].last4, &pan[pan.len() - 4..]);
+            }
+        }
+    }
+
+    #[test]
+    fn non_cards_are_left_alone() {
+        for text in [
+            "4111111111111112",          // fails Luhn
+            "7111111111111114",          // no scheme starts with 7 (Luhn-valid)
+            "order 123456789012",        // 12 digits
+            "41111111111111111111111",   // 23 digits in one run
+            "phone +49 30 1234 5678",
+            "",
+        ] {
+            assert_eq!(mask_pans(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn several_cards_and_trailing_groups() {
+        let (masked, found) = mask_pans("a=4111111111111111&b=5555555555554444").unwrap();
+        assert_eq!(masked, "a=411111******1111&b=555555******4444");
+        assert_eq!(found.len(), 2);
+        let (masked, _) = mask_pans("4111-1111-1111-1111 2024").unwrap();
+        assert_eq!(masked, "411111******1111 2024");
+    }
+
+    #[test]
+    fn records_are_masked_everywhere_and_fingerprinted() {
+        let protector = CardProtector::new(b"k");
+        let mut record = json!({
+            "url": {"original": "/pay?card=4111111111111111"},
+            "card_as_number": 5555555555554444u64,
+            "4111111111111111": "a key",
+            "list": ["x 4012888888881881 y"],
+        });
+        protector.protect(&mut record);
+        let text = record.to_string();
+        for pan in ["4111111111111111", "5555555555554444", "4012888888881881"] {
+            assert!(!text.contains(pan), "{text}");
+        }
+        assert_eq!(record["card_as_number"], json!("555555******4444"));
+        assert!(record["411111******1111"].is_string());
+        assert_eq!(record["payment"]["card"]["fingerprint"], json!(protector.fingerprint("4111111111111111")));
+        assert_eq!(record["payment"]["card"]["bin"], json!("411111"));
+        // A different key gives a different fingerprint; the same key the same one.
+        assert_ne!(CardProtector::new(b"other").fingerprint("4111111111111111"), protector.fingerprint("4111111111111111"));
+        assert_eq!(protector.fingerprint("4111111111111111").len(), 64);
+    }
+
+    #[test]
+    fn sender_card_details_are_kept() {
+        let protector = CardProtector::new(b"k");
+        let mut record = json!({"payment.card.last4": "9999", "note": "4111111111111111"});
+        protector.protect(&mut record);
+        assert_eq!(record["payment.card.last4"], json!("9999"));
+        assert_eq!(record["payment"]["card"]["bin"], json!("411111"));
+    }
+}
