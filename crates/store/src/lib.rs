@@ -1,1 +1,44 @@
-//! placeholder
+//! Rampart's storage: one backend-neutral [`Store`] trait and its embedded SQLite back end.
+//!
+//! **Owns:** durable events (an append is acknowledged only once committed), their search
+//! ([`SearchRequest`] → [`SearchPage`], newest first, with a cursor), retention, retry
+//! de-duplication by `event.id`, and API tokens (stored as hashes only). The PostgreSQL back end
+//! will implement the same trait.
+//!
+//! **Must not touch:** parsing, masking or HTTP. Events arrive already validated and masked.
+//!
+//! **Flow:** callers hand batches to [`Store::append`]; the SQLite back end funnels them into
+//! one writer thread that commits many callers' batches in one transaction (group commit) and
+//! answers each caller after the commit. Rows are keyed by time (`ms << 20 | id hash`), so time
+//! ranges are key ranges and no time index is needed; exact search on entity fields
+//! ([`rampart_model::fields::ENTITY_FIELDS`]) goes through a side index of 64-bit term hashes,
+//! one table per day, written sorted in the same transaction and dropped whole by retention.
+//!
+//! **Durability:** WAL mode. With `synchronous = normal` (the default) a committed batch
+//! survives a killed process but the last commits before a power cut or kernel crash may be
+//! lost; `synchronous = full` also survives those, at the price of an fsync per commit.
+//!
+//! ```
+//! use rampart_model::{Event, Query};
+//! use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = SqliteStore::open(&dir.path().join("rampart.db"), SqliteOptions::default()).unwrap();
+//! let event = Event::from_json(serde_json::json!({"event.id": "e1", "source.ip": "192.0.2.1"})).unwrap();
+//! let outcome = store.append(vec![event.clone(), event]).unwrap();
+//! assert_eq!((outcome.stored, outcome.duplicates), (1, 1));
+//! let page = store.search(&SearchRequest::new(Query::parse("source.ip:192.0.2.0/24").unwrap())).unwrap();
+//! assert_eq!(page.items.len(), 1);
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod metrics;
+mod sqlite;
+mod store;
+
+pub use error::StoreError;
+pub use metrics::StoreMetrics;
+pub use sqlite::{SqliteOptions, Synchronous};
+pub use sqlite::SqliteStore;
+pub use store::{AppendOutcome, NewToken, SearchPage, SearchRequest, Store, TokenInfo, MAX_SEARCH_LIMIT};

@@ -1,0 +1,50 @@
+//! Typed errors of the store.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// What went wrong in a store operation.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database file cannot be opened or migrated.
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer Rampart.
+    #[error("the store has schema version {found}; this Rampart knows up to {known}: upgrade Rampart")]
+    NewerSchema {
+        /// The version in the file.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    /// An SQL statement failed.
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A stored row could not be read back.
+    #[error("stored event {key} is corrupt: {reason}")]
+    Corrupt {
+        /// The row key.
+        key: i64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A search cursor that this store did not hand out.
+    #[error("invalid cursor: pass back the next_cursor of an earlier page")]
+    BadCursor,
+    /// A token name that is already taken.
+    #[error("a token named `{0}` exists already (names stay taken after revocation)")]
+    TokenExists(String),
+    /// A batch could not be committed; nothing of it was stored.
+    #[error("the batch could not be committed: {0}")]
+    Commit(String),
+    /// The writer thread has stopped (the store is closing).
+    #[error("the store is shutting down")]
+    Closed,
+}

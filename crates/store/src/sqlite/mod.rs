@@ -1,0 +1,262 @@
+//! The embedded SQLite back end: one writer thread, a pool of readers, WAL mode.
+
+mod schema;
+mod search;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rampart_model::{Event, Role};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::metrics::StoreMetrics;
+use crate::store::{AppendOutcome, NewToken, SearchPage, SearchRequest, Store, TokenInfo};
+use writer::{Command, Writer};
+
+/// How SQLite syncs commits to disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Survives a killed process; the last commits may be lost in a power cut or kernel crash.
+    #[default]
+    Normal,
+    /// Survives power cuts too: an fsync per commit.
+    Full,
+}
+
+/// Settings of the SQLite back end (`[store]` in `rampart.toml`).
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Commit durability.
+    pub synchronous: Synchronous,
+    /// How long a stored `event.id` makes a resend a duplicate.
+    pub dedup_window: Duration,
+    /// Most events one transaction commits.
+    pub max_batch_events: usize,
+    /// Appends that may wait for the writer before senders block (back-pressure).
+    pub queue_capacity: usize,
+    /// Metrics to update.
+    pub metrics: StoreMetrics,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous: Synchronous::Normal,
+            dedup_window: Duration::from_secs(86_400),
+            max_batch_events: 20_000,
+            queue_capacity: 1024,
+            metrics: StoreMetrics::default(),
+        }
+    }
+}
+
+/// The embedded store: a single SQLite file in WAL mode.
+pub struct SqliteStore {
+    path: PathBuf,
+    commands: Mutex<Option<SyncSender<Command>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    metrics: StoreMetrics,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, migrates it and starts the writer.
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        let open_error = |source| StoreError::Open { path: path.to_owned(), source };
+        let mut conn = Connection::open(path).map_err(open_error)?;
+        let synchronous = match options.synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000;
+             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;"
+        ))
+        .map_err(open_error)?;
+        schema::migrate(&mut conn)?;
+        restrict_permissions(path);
+
+        let (sender, receiver) = sync_channel(options.queue_capacity.max(1));
+        let writer = Writer {
+            conn,
+            dedup_window_ms: i64::try_from(options.dedup_window.as_millis()).unwrap_or(i64::MAX / 2),
+            max_batch_events: options.max_batch_events.max(1),
+            metrics: options.metrics.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("rampart-store-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            commands: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(handle)),
+            readers: Mutex::new(Vec::new()),
+            metrics: options.metrics,
+        })
+    }
+
+    /// Waits for every queued append to commit, then stops the writer. Later calls fail with
+    /// [`StoreError::Closed`].
+    pub fn close(&self) {
+        if let Ok(mut commands) = self.commands.lock() {
+            commands.take();
+        }
+        let handle = self.writer.lock().ok().and_then(|mut writer| writer.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+
+    fn send<T>(&self, make: impl FnOnce(writer::Reply<T>) -> Command) -> Result<T, StoreError> {
+        let sender = self.commands.lock().map_err(|_| StoreError::Closed)?.clone().ok_or(StoreError::Closed)?;
+        let (reply, answer) = sync_channel(1);
+        sender.send(make(reply)).map_err(|_| StoreError::Closed)?;
+        answer.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a pooled reader connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().ok().and_then(|mut readers| readers.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                    .map_err(|source| StoreError::Open { path: self.path.clone(), source })?;
+                conn.busy_timeout(Duration::from_secs(10))?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        if let Ok(mut readers) = self.readers.lock() {
+            if readers.len() < 16 {
+                readers.push(conn);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Store for SqliteStore {
+    fn append(&self, events: Vec<Event>) -> Result<AppendOutcome, StoreError> {
+        if events.is_empty() {
+            return Ok(AppendOutcome::default());
+        }
+        let count = events.len() as i64;
+        self.metrics.queue_depth.inc_by(count);
+        let result = self.send(|reply| Command::Append { events, reply });
+        if matches!(result, Err(StoreError::Closed)) {
+            self.metrics.queue_depth.dec_by(count);
+        }
+        result
+    }
+
+    fn search(&self, request: &SearchRequest) -> Result<SearchPage, StoreError> {
+        self.read(|conn| search::search(conn, request))
+    }
+
+    fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
+        let cutoff_key = schema::key_floor(cutoff);
+        self.send(|reply| Command::Purge { cutoff_key, reply })
+    }
+
+    fn count_events(&self) -> Result<u64, StoreError> {
+        self.read(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))? as u64))
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        self.send(|reply| Command::Ping { reply })
+    }
+
+    fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
+        self.read(|conn| {
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO tokens (name, hash, role, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    token.name,
+                    token.hash.as_slice(),
+                    token.role.as_str(),
+                    OffsetDateTime::now_utc().unix_timestamp(),
+                    token.expires_at.map(OffsetDateTime::unix_timestamp)
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::TokenExists(token.name));
+            }
+            Ok(())
+        })
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT name, role, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at, name")?;
+            let rows = stmt.query_map([], token_from_row)?;
+            rows.map(|row| row?).collect()
+        })
+    }
+
+    fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        self.read(|conn| {
+            let changed = conn.execute(
+                "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE name = ?1",
+                params![name, OffsetDateTime::now_utc().unix_timestamp()],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn find_token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, StoreError> {
+        self.read(|conn| {
+            let row = conn
+                .prepare_cached("SELECT name, role, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?1")?
+                .query_row([hash.as_slice()], token_from_row)
+                .optional()?;
+            row.transpose()
+        })
+    }
+}
+
+fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TokenInfo, StoreError>> {
+    let name: String = row.get(0)?;
+    let role: String = row.get(1)?;
+    let time = |seconds: Option<i64>| seconds.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
+    let created_at = time(Some(row.get(2)?)).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let expires_at = time(row.get(3)?);
+    let revoked_at = time(row.get(4)?);
+    Ok(match role.parse::<Role>() {
+        Ok(role) => Ok(TokenInfo { name, role, created_at, expires_at, revoked_at }),
+        Err(reason) => Err(StoreError::Corrupt { key: 0, reason: format!("token `{name}`: {reason}") }),
+    })
+}
+
+/// The database holds events and token hashes: readable by the owner only.
+fn restrict_permissions(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+}

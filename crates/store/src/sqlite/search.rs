@@ -1,0 +1,99 @@
+//! Search: by the term index when the query names an entity, else by scanning a key range.
+
+use rampart_model::{Event, TermOp};
+use rusqlite::{params, Connection};
+
+use super::schema::{day_of_key, key_ceiling, key_floor, term_days, term_hash, term_table};
+use crate::error::StoreError;
+use crate::store::{SearchPage, SearchRequest, MAX_SEARCH_LIMIT};
+
+/// Rows a scan reads for one page before it hands back a cursor with what it found so far, so
+/// that a rare match over a long range cannot hold a reader for long.
+const SCAN_BUDGET: usize = 200_000;
+
+pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<SearchPage, StoreError> {
+    let limit = request.limit.clamp(1, MAX_SEARCH_LIMIT);
+    let low = request.from.map(key_floor).unwrap_or(0);
+    let mut high = request.to.map(key_ceiling).unwrap_or(i64::MAX);
+    if let Some(cursor) = &request.cursor {
+        let after: i64 = cursor.parse().map_err(|_| StoreError::BadCursor)?;
+        high = high.min(after.checked_sub(1).ok_or(StoreError::BadCursor)?);
+    }
+    let mut page = SearchPage::default();
+    if low > high {
+        return Ok(page);
+    }
+    let needles = literal_needles(request);
+    let mut accept = |key: i64, body: &str| -> Result<bool, StoreError> {
+        if !needles.iter().all(|needle| body.contains(needle.as_str())) {
+            return Ok(false);
+        }
+        let event = decode(key, body)?;
+        if request.query.matches(&event) {
+            page.items.push(event);
+            if page.items.len() == limit {
+                page.next_cursor = Some(key.to_string());
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+
+    if let Some((field, value)) = request.query.indexed_terms().next() {
+        let term = term_hash(field, value);
+        let days = term_days(conn)?;
+        for day in days.into_iter().rev().filter(|day| (day_of_key(low)..=day_of_key(high)).contains(day)) {
+            let sql = format!(
+                "SELECT t.key, e.body FROM {} t JOIN events e ON e.key = t.key WHERE t.term = ?1 AND t.key BETWEEN ?2 AND ?3 ORDER BY t.key DESC",
+                term_table(day)
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![term, low, high])?;
+            while let Some(row) = rows.next()? {
+                if accept(row.get(0)?, row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)? {
+                    return Ok(page);
+                }
+            }
+        }
+        return Ok(page);
+    }
+
+    let mut stmt = conn.prepare_cached("SELECT key, body FROM events WHERE key BETWEEN ?1 AND ?2 ORDER BY key DESC")?;
+    let mut rows = stmt.query(params![low, high])?;
+    let mut scanned = 0;
+    while let Some(row) = rows.next()? {
+        let key: i64 = row.get(0)?;
+        if accept(key, row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)? {
+            return Ok(page);
+        }
+        scanned += 1;
+        if scanned == SCAN_BUDGET {
+            page.next_cursor = Some(key.to_string());
+            return Ok(page);
+        }
+    }
+    Ok(page)
+}
+
+/// Values that must appear verbatim in the stored JSON of any match: the exact and prefix
+/// terms whose text JSON writes unescaped. A cheap substring test skips most rows unparsed.
+fn literal_needles(request: &SearchRequest) -> Vec<String> {
+    request
+        .query
+        .terms()
+        .iter()
+        .filter(|term| !term.negated && term.field.is_some())
+        .filter_map(|term| match &term.op {
+            TermOp::Equals(value) | TermOp::Prefix(value) => Some(value),
+            _ => None,
+        })
+        .filter(|value| !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\' && c != '/'))
+        .cloned()
+        .collect()
+}
+
+fn decode(key: i64, body: &str) -> Result<Event, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { key, reason };
+    let fields = serde_json::from_str(body).map_err(|e| corrupt(e.to_string()))?;
+    Event::from_stored(fields).map_err(|e| corrupt(e.to_string()))
+}

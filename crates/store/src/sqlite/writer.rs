@@ -1,0 +1,255 @@
+//! The writer thread: group commit of appends, de-duplication, and retention in small steps.
+
+use std::collections::HashSet;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::time::Instant;
+
+use rampart_model::{fields, Event};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::schema::{create_term_table, day_of_key, event_key, millis, term_days, term_hash, term_table};
+use crate::error::StoreError;
+use crate::metrics::StoreMetrics;
+use crate::store::AppendOutcome;
+
+/// Rows deleted per retention step, between which appends go ahead.
+const PURGE_STEP: i64 = 5_000;
+/// How many neighbouring keys are tried when two events share a millisecond and id hash.
+const MAX_KEY_PROBES: i64 = 1 << 12;
+
+pub(crate) type Reply<T> = SyncSender<Result<T, StoreError>>;
+
+pub(crate) enum Command {
+    Append { events: Vec<Event>, reply: Reply<AppendOutcome> },
+    Purge { cutoff_key: i64, reply: Reply<u64> },
+    Ping { reply: Reply<()> },
+}
+
+pub(crate) struct Writer {
+    pub(crate) conn: Connection,
+    pub(crate) dedup_window_ms: i64,
+    pub(crate) max_batch_events: usize,
+    pub(crate) metrics: StoreMetrics,
+}
+
+/// A retention run in progress.
+struct Purge {
+    cutoff_key: i64,
+    deleted: u64,
+    reply: Reply<u64>,
+}
+
+impl Writer {
+    /// Serves commands until every sender is gone, then returns (after the last commit).
+    pub(crate) fn run(mut self, commands: Receiver<Command>) {
+        let mut purge: Option<Purge> = None;
+        loop {
+            let command = match &purge {
+                // Appends and pings go first; a purge step runs only when nothing waits.
+                Some(_) => match commands.try_recv() {
+                    Ok(command) => Some(command),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return,
+                },
+                None => match commands.recv() {
+                    Ok(command) => Some(command),
+                    Err(_) => return,
+                },
+            };
+            match command {
+                Some(Command::Append { events, reply }) => self.group_commit(events, reply, &commands, &mut purge),
+                Some(command) => self.handle_other(command, &mut purge),
+                None => {
+                    if let Some(mut run) = purge.take() {
+                        match self.purge_step(&mut run) {
+                            Ok(true) => purge = Some(run),
+                            Ok(false) => {
+                                let _ = run.reply.send(Ok(run.deleted));
+                            }
+                            Err(error) => {
+                                let _ = run.reply.send(Err(error));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_other(&mut self, command: Command, purge: &mut Option<Purge>) {
+        match command {
+            Command::Append { events, reply } => self.commit(vec![(events, reply)]),
+            Command::Purge { cutoff_key, reply } => match purge {
+                // One run at a time: a second request waits for the newer cutoff.
+                Some(run) => run.cutoff_key = run.cutoff_key.max(cutoff_key),
+                None => *purge = Some(Purge { cutoff_key, deleted: 0, reply }),
+            },
+            Command::Ping { reply } => {
+                let result = self
+                    .conn
+                    .execute(
+                        "INSERT INTO meta (key, value) VALUES ('heartbeat', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        [OffsetDateTime::now_utc().unix_timestamp().to_string()],
+                    )
+                    .map(|_| ())
+                    .map_err(StoreError::from);
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Takes every append already waiting (up to the batch size) into one transaction.
+    fn group_commit(&mut self, events: Vec<Event>, reply: Reply<AppendOutcome>, commands: &Receiver<Command>, purge: &mut Option<Purge>) {
+        let mut total = events.len();
+        let mut pending = vec![(events, reply)];
+        let mut other = None;
+        while total < self.max_batch_events {
+            match commands.try_recv() {
+                Ok(Command::Append { events, reply }) => {
+                    total += events.len();
+                    pending.push((events, reply));
+                }
+                Ok(command) => {
+                    other = Some(command);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        self.commit(pending);
+        if let Some(command) = other {
+            self.handle_other(command, purge);
+        }
+    }
+
+    fn commit(&mut self, pending: Vec<(Vec<Event>, Reply<AppendOutcome>)>) {
+        let started = Instant::now();
+        let count: usize = pending.iter().map(|(events, _)| events.len()).sum();
+        let result = write_batch(&mut self.conn, &pending, self.dedup_window_ms);
+        self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics.queue_depth.dec_by(count as i64);
+        match result {
+            Ok(outcomes) => {
+                for ((_, reply), outcome) in pending.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                tracing::error!(events = count, error = %error, "could not commit a batch of events; senders get an error and may retry");
+                let message = error.to_string();
+                for (_, reply) in pending {
+                    let _ = reply.send(Err(StoreError::Commit(message.clone())));
+                }
+            }
+        }
+    }
+
+    /// Deletes one step of old rows; `Ok(true)` while more remain.
+    fn purge_step(&mut self, run: &mut Purge) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let step_end: i64 = tx.query_row(
+            "SELECT MIN(?1, COALESCE((SELECT key FROM events WHERE key < ?1 ORDER BY key LIMIT 1 OFFSET ?2), ?1))",
+            params![run.cutoff_key, PURGE_STEP],
+            |row| row.get(0),
+        )?;
+        let deleted = tx.execute("DELETE FROM events WHERE key < ?1", [step_end])?;
+        if deleted == 0 {
+            // Term tables of days wholly before the cutoff go in one statement each.
+            for day in term_days(&tx)? {
+                if day < day_of_key(run.cutoff_key) {
+                    tx.execute_batch(&format!("DROP TABLE {}", term_table(day)))?;
+                }
+            }
+        }
+        tx.commit()?;
+        run.deleted += deleted as u64;
+        self.metrics.purged_events.inc_by(deleted as u64);
+        Ok(deleted > 0)
+    }
+}
+
+/// Writes every pending append in one transaction; one outcome per append.
+fn write_batch(conn: &mut Connection, pending: &[(Vec<Event>, Reply<AppendOutcome>)], dedup_window_ms: i64) -> Result<Vec<AppendOutcome>, StoreError> {
+    let now_ms = millis(OffsetDateTime::now_utc());
+    let tx = conn.transaction()?;
+    let mut known_days: HashSet<i64> = term_days(&tx)?.into_iter().collect();
+    let mut batch_ids: HashSet<&str> = HashSet::new();
+    let mut terms: Vec<(i64, i64, i64)> = Vec::new(); // (day, term, key)
+    let mut outcomes = Vec::with_capacity(pending.len());
+    {
+        let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO events (key, id, ingested_at, body) VALUES (?1, ?2, ?3, ?4)")?;
+        for (events, _) in pending {
+            let mut outcome = AppendOutcome::default();
+            for event in events {
+                let id = event.id();
+                if !event.id_generated() && (batch_ids.contains(id) || is_stored(&tx, &known_days, event, now_ms - dedup_window_ms)?) {
+                    outcome.duplicates += 1;
+                    continue;
+                }
+                let body = event.to_json_string();
+                let first = event_key(event.timestamp(), id);
+                let mut key = first;
+                while insert.execute(params![key, id, now_ms, body])? == 0 {
+                    key += 1;
+                    if key - first > MAX_KEY_PROBES {
+                        return Err(StoreError::Corrupt { key: first, reason: "no free key near this millisecond".into() });
+                    }
+                }
+                batch_ids.insert(id);
+                let day = day_of_key(key);
+                index_terms(event, |term| terms.push((day, term, key)));
+                outcome.stored += 1;
+            }
+            outcomes.push(outcome);
+        }
+    }
+    // Sorted, the index entries land in each day's B-tree in order: far fewer page writes.
+    terms.sort_unstable();
+    for chunk in terms.chunk_by(|a, b| a.0 == b.0) {
+        let day = chunk[0].0;
+        if known_days.insert(day) {
+            create_term_table(&tx, day)?;
+        }
+        let mut stmt = tx.prepare_cached(&format!("INSERT OR IGNORE INTO {} (term, key) VALUES (?1, ?2)", term_table(day)))?;
+        for (_, term, key) in chunk {
+            stmt.execute(params![term, key])?;
+        }
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+/// Calls `add` with the term hash of every entity field value of the event.
+pub(crate) fn index_terms(event: &Event, mut add: impl FnMut(i64)) {
+    for field in fields::ENTITY_FIELDS {
+        match event.get(field) {
+            Some(Value::String(s)) => add(term_hash(field, s)),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(|s| add(term_hash(field, s))),
+            Some(Value::Number(n)) => add(term_hash(field, &n.to_string())),
+            _ => {}
+        }
+    }
+}
+
+/// Whether an event with this id was stored since `since_ms`. A retry carries the same
+/// `@timestamp` when the sender set it, or a later receive time: both days are searched.
+fn is_stored(tx: &Transaction<'_>, known_days: &HashSet<i64>, event: &Event, since_ms: i64) -> Result<bool, StoreError> {
+    let id = event.id();
+    let term = term_hash(fields::EVENT_ID, id);
+    let day = day_of_key(event_key(event.timestamp(), id));
+    for day in [day, day - 1] {
+        if !known_days.contains(&day) {
+            continue;
+        }
+        let sql = format!(
+            "SELECT 1 FROM {} t JOIN events e ON e.key = t.key WHERE t.term = ?1 AND e.id = ?2 AND e.ingested_at >= ?3 LIMIT 1",
+            term_table(day)
+        );
+        if tx.prepare_cached(&sql)?.query_row(params![term, id, since_ms], |_| Ok(())).optional()?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
