@@ -1,1 +1,31 @@
-//! placeholder
+//! Rampart's HTTP API: ingestion, search, tokens and roles, metrics and the OpenAPI document.
+//!
+//! **Owns:** the routes under `/v1`, authentication (bearer tokens, stored hashed) and the role
+//! check of every endpoint ([`auth`]), the one error shape `{"error":{code,message,request_id}}`
+//! ([`ApiError`]), `/healthz`, `/readyz`, `/metrics` and `/v1/openapi.json`.
+//!
+//! **Must not touch:** parsing rules, storage internals, detection: handlers are thin and call
+//! `rampart-ingest` and the [`Store`](rampart_store::Store) trait.
+//!
+//! **Flow:** [`app`] builds the router from an [`AppState`], so tests drive it with `oneshot`
+//! and no socket; [`serve`] runs it on a listener until shutdown. `POST /v1/events` streams the
+//! body up to the cap, decodes it, masks and validates it, appends it to the store and answers
+//! `202` only after the commit.
+//!
+//! ```no_run
+//! # async fn run(state: rampart_server::AppState) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8470").await?;
+//! rampart_server::serve(listener, state, std::future::pending()).await
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod app;
+pub mod auth;
+mod error;
+mod metrics;
+mod routes;
+
+pub use app::{app, serve, spawn_retention, AppState, Limits};
+pub use error::ApiError;
+pub use metrics::ServerMetrics;

@@ -1,0 +1,171 @@
+//! `rampart bench store|ingest`: throughput and latency on this machine, with seeded traffic.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rampart_model::{Event, Query, Role};
+use rampart_store::{NewToken, SearchRequest, SqliteOptions, SqliteStore, Store};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::Global;
+use crate::config::ConfigFile;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Events/s appended to the embedded store, and search latency.
+    Store {
+        /// Events to append.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Events per append.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Events/s over HTTP end to end (NDJSON POST to a server on loopback), and request latency.
+    Ingest {
+        /// Events to send.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Events per request.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+    },
+}
+
+pub fn run(_global: &Global, command: Command) -> Result<()> {
+    match command {
+        Command::Store { events, batch } => bench_store(events, batch.max(1)),
+        Command::Ingest { events, batch, clients } => bench_ingest(events, batch.max(1), clients.max(1)),
+    }
+}
+
+const STATUSES: [u16; 5] = [200, 200, 200, 404, 302];
+
+/// A seeded shop event: web requests, logins and payments from a few thousand clients.
+pub fn sample_event(i: usize, now: OffsetDateTime) -> Value {
+    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    x ^= x >> 29;
+    let ip = format!("198.51.{}.{}", (x >> 8) % 200, x % 250 + 1);
+    let at = rampart_model::format_timestamp(now - Duration::from_millis((x % 3_600_000) as u64));
+    match x % 10 {
+        0..=6 => json!({
+            "@timestamp": at, "event": {"id": format!("bench-{i}"), "action": "web_request", "category": "web"},
+            "source": {"ip": ip}, "http": {"request": {"method": "GET"}, "response": {"status_code": STATUSES[(x % 5) as usize]}},
+            "url": {"original": format!("/catalog/item/{}?ref=search", x % 5000), "path": format!("/catalog/item/{}", x % 5000)},
+            "user_agent": {"original": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"}
+        }),
+        7 | 8 => json!({
+            "@timestamp": at, "event": {"id": format!("bench-{i}"), "action": "login", "category": "authentication", "outcome": if x % 3 == 0 { "failure" } else { "success" }},
+            "source": {"ip": ip}, "user": {"name": format!("user{}", x % 20_000), "email": format!("user{}@example.com", x % 20_000)},
+            "session": {"id": format!("s{}", x % 50_000)}
+        }),
+        _ => json!({
+            "@timestamp": at, "event": {"id": format!("bench-{i}"), "action": "payment_attempt", "category": "payment", "outcome": "success"},
+            "source": {"ip": ip}, "order": {"id": format!("o{i}")}, "payment": {"amount": format!("{}.{:02}", x % 500, x % 100), "currency": "EUR", "outcome": "approved"},
+            "user": {"id": format!("u{}", x % 20_000)}
+        }),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn bench_store(count: usize, batch: usize) -> Result<()> {
+    let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
+    let store = SqliteStore::open(&tmp.path().join("rampart.db"), SqliteOptions::default())?;
+    let now = OffsetDateTime::now_utc();
+    let events: Vec<Event> = (0..count).map(|i| Event::from_json_at(sample_event(i, now), now)).collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    let mut chunks = events.into_iter().peekable();
+    while chunks.peek().is_some() {
+        store.append(chunks.by_ref().take(batch).collect())?;
+    }
+    let elapsed = started.elapsed();
+    println!("store append: {count} events in batches of {batch}: {:.0} events/s ({:.2} s)", count as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+
+    for (name, make) in [
+        ("entity term (source.ip:...)", Box::new(|i: usize| format!("source.ip:198.51.{}.{}", i % 200, i % 250 + 1)) as Box<dyn Fn(usize) -> String>),
+        ("scan filter (url.path:...)", Box::new(|i: usize| format!("url.path:/catalog/item/{}", i % 5000))),
+    ] {
+        let mut latencies = Vec::new();
+        for i in 0..200 {
+            let mut request = SearchRequest::new(Query::parse(&make(i))?);
+            request.limit = 100;
+            let t = Instant::now();
+            store.search(&request)?;
+            latencies.push(t.elapsed());
+        }
+        latencies.sort();
+        println!("search {name}, limit 100: p50 {:?}, p99 {:?}", percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    }
+    Ok(())
+}
+
+fn bench_ingest(count: usize, batch: usize, clients: usize) -> Result<()> {
+    let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
+    let mut config = ConfigFile::default().validate()?;
+    config.data_dir = tmp.path().join("data");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (store, state) = super::serve::open(&config)?;
+    let (token, hash) = rampart_server::auth::generate_token();
+    store.create_token(NewToken { name: "bench".into(), hash, role: Role::Ingest, expires_at: None })?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let url = format!("http://{}/v1/events", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(rampart_server::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+
+    let now = OffsetDateTime::now_utc();
+    let bodies: Vec<String> = (0..count.div_ceil(batch))
+        .map(|b| (b * batch..((b + 1) * batch).min(count)).map(|i| sample_event(i, now).to_string() + "\n").collect())
+        .collect();
+    let bodies = Arc::new(bodies);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|c| {
+            let (bodies, url, token) = (bodies.clone(), url.clone(), token.clone());
+            std::thread::spawn(move || -> Result<Vec<Duration>> {
+                let agent = ureq::Agent::new_with_defaults();
+                let mut latencies = Vec::new();
+                for body in bodies.iter().skip(c).step_by(clients) {
+                    let t = Instant::now();
+                    agent
+                        .post(&url)
+                        .header("Authorization", &format!("Bearer {token}"))
+                        .header("Content-Type", "application/x-ndjson")
+                        .send(body.as_str())
+                        .context("a request failed")?;
+                    latencies.push(t.elapsed());
+                }
+                Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let _ = stop.send(());
+    runtime.block_on(server)??;
+    let stored = store.count_events()?;
+    println!(
+        "HTTP ingest: {count} events, {batch} per request, {clients} clients: {:.0} events/s ({:.2} s); request p50 {:?}, p99 {:?}; stored {stored}",
+        count as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! `rampart events search`: the search of `GET /v1/events`, straight on the data directory.
+
+use std::io::Write;
+
+use anyhow::{anyhow, Context, Result};
+use rampart_model::{fields, parse_timestamp, Event, Query};
+use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
+
+use super::Global;
+use crate::datadir::DataDir;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Search events, newest first (query syntax: docs/api.md).
+    Search(SearchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// Terms that must all hold, e.g. 'source.ip:203.0.113.0/24 -event.outcome:success'.
+    #[arg(default_value = "")]
+    query: String,
+    /// Earliest event time (RFC 3339 or epoch seconds).
+    #[arg(long)]
+    from: Option<String>,
+    /// Latest event time (RFC 3339 or epoch seconds).
+    #[arg(long)]
+    to: Option<String>,
+    /// Most events to print.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Print NDJSON (one event per line) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(global: &Global, Command::Search(args): Command) -> Result<()> {
+    let config = global.config()?;
+    let dir = DataDir::new(&config.data_dir);
+    if !dir.db_path().exists() {
+        return Err(anyhow!("no events stored in {} yet", config.data_dir.display()));
+    }
+    let store = SqliteStore::open(&dir.db_path(), SqliteOptions::default())?;
+    let time = |name: &str, value: &Option<String>| -> Result<_> {
+        value
+            .as_ref()
+            .map(|v| {
+                let json = v.parse::<i64>().map(serde_json::Value::from).unwrap_or_else(|_| serde_json::Value::String(v.clone()));
+                parse_timestamp(&json).ok_or_else(|| anyhow!("--{name}: `{v}` is not an RFC 3339 time or epoch seconds"))
+            })
+            .transpose()
+    };
+    let mut request = SearchRequest::new(Query::parse(&args.query).context("invalid query")?);
+    request.from = time("from", &args.from)?;
+    request.to = time("to", &args.to)?;
+    let mut remaining = args.limit;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if !args.json {
+        writeln!(out, "{:<24} {:<18} {:<8} {:<15} {:<16} DETAIL", "TIME", "ACTION", "OUTCOME", "SOURCE", "USER")?;
+    }
+    while remaining > 0 {
+        request.limit = remaining.min(rampart_store::MAX_SEARCH_LIMIT);
+        let page = store.search(&request)?;
+        remaining -= page.items.len();
+        for event in &page.items {
+            if args.json {
+                writeln!(out, "{}", event.to_json_string())?;
+            } else {
+                writeln!(out, "{}", table_row(event))?;
+            }
+        }
+        match page.next_cursor {
+            Some(cursor) => request.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+fn table_row(event: &Event) -> String {
+    let text = |path: &str| event.get(path).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default();
+    let detail = [fields::HTTP_METHOD, fields::URL_ORIGINAL, fields::HTTP_STATUS, fields::ORDER_ID, fields::PAYMENT_OUTCOME]
+        .iter()
+        .map(|path| text(path))
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let user = [fields::USER_NAME, fields::USER_EMAIL, fields::USER_ID].iter().map(|p| text(p)).find(|s| !s.is_empty()).unwrap_or_default();
+    format!(
+        "{:<24} {:<18} {:<8} {:<15} {:<16} {}",
+        text(fields::TIMESTAMP),
+        text(fields::EVENT_ACTION),
+        text(fields::EVENT_OUTCOME),
+        text(fields::SOURCE_IP),
+        user,
+        detail.chars().take(80).collect::<String>()
+    )
+}

@@ -1,0 +1,30 @@
+//! `rampart init`: a commented ./rampart.toml and the data directory with its secret key.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::Global;
+use crate::config::TEMPLATE;
+use crate::datadir::{write_private, DataDir};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(global: &Global, _args: Args) -> Result<()> {
+    let config_path = global.config.clone().unwrap_or_else(|| "rampart.toml".into());
+    if config_path.exists() {
+        eprintln!("{} exists; left as it is", config_path.display());
+    } else {
+        write_private(Path::new(&config_path), TEMPLATE.as_bytes())?;
+        eprintln!("wrote {}", config_path.display());
+    }
+    let config = global.config()?;
+    let dir = DataDir::new(&config.data_dir);
+    if dir.init()? {
+        eprintln!("created {} with a new secret key (back it up with the data)", config.data_dir.display());
+    } else {
+        eprintln!("{} is set up already", config.data_dir.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! One module per verb: each parses its arguments, then builds what it needs and runs.
+
+pub mod bench;
+pub mod events;
+pub mod init;
+pub mod serve;
+pub mod token;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::config::Config;
+
+/// Options every verb takes.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub data: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+impl Global {
+    pub fn config(&self) -> Result<Config> {
+        Config::load(self.config.as_deref(), self.data.as_deref())
+    }
+}

@@ -1,0 +1,134 @@
+//! The router, its shared state, the request-id middleware, serving and background retention.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use prometheus_client::registry::Registry;
+use rampart_ingest::Ingestor;
+use rampart_store::Store;
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+use crate::metrics::{RequestLabels, ServerMetrics};
+use crate::routes;
+
+/// Caps on request bodies (`[ingest]` in `rampart.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest body as sent (compressed or not); more is refused with 413 while streaming.
+    pub max_body_bytes: usize,
+    /// Largest body after decompression.
+    pub max_decompressed_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_body_bytes: 10 << 20, max_decompressed_bytes: 10 << 20 }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where events and tokens live.
+    pub store: Arc<dyn Store>,
+    /// Turns bodies into events.
+    pub ingestor: Arc<Ingestor>,
+    /// Body caps.
+    pub limits: Limits,
+    /// Counters.
+    pub metrics: ServerMetrics,
+    /// Every metric, for `/metrics`.
+    pub registry: Arc<Registry>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store", &self.store).field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+/// The whole API as a router; tests call it with `oneshot`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::ops::healthz))
+        .route("/readyz", get(routes::ops::readyz))
+        .route("/metrics", get(routes::ops::metrics))
+        .route("/v1/openapi.json", get(routes::ops::openapi))
+        .route("/v1/events", post(routes::events::ingest).get(routes::events::search))
+        .route("/v1/tokens", get(routes::tokens::list))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), request_id))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method; see /v1/openapi.json")
+}
+
+/// Gives every request an id (`x-request-id`), puts it into error bodies, logs 5xx details,
+/// and counts requests by route.
+async fn request_id(axum::extract::State(state): axum::extract::State<AppState>, request: Request, next: Next) -> Response {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let mut response = next.run(request).await;
+    if let Some(error) = response.extensions_mut().remove::<ApiError>() {
+        if let Some(detail) = error.internal_detail() {
+            tracing::error!(request_id = %id, route = %route, method = %method, status = error.status.as_u16(), detail, "request failed");
+        }
+        let headers = std::mem::take(response.headers_mut());
+        response = (error.status, Json(error.body(&id))).into_response();
+        for (name, value) in headers.iter() {
+            if name != axum::http::header::CONTENT_LENGTH && name != axum::http::header::CONTENT_TYPE {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
+    }
+    let status = match response.status().as_u16() {
+        500.. => "5xx",
+        400..=499 => "4xx",
+        _ => "2xx",
+    };
+    state.metrics.requests.get_or_create(&RequestLabels { route, status }).inc();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
+/// flight (each of which answers only after its events are committed).
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Deletes events older than `retention` now and then every `every`, off the async threads.
+pub fn spawn_retention(store: Arc<dyn Store>, retention: Duration, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            let cutoff = OffsetDateTime::now_utc() - retention;
+            let store = store.clone();
+            match tokio::task::spawn_blocking(move || store.purge_before(cutoff)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(deleted)) => tracing::info!(deleted, retention_days = retention.as_secs() / 86_400, "retention purged old events"),
+                Ok(Err(error)) => tracing::warn!(error = %error, "retention purge failed; it runs again at the next interval"),
+                Err(error) => tracing::warn!(error = %error, "retention task panicked"),
+            }
+        }
+    })
+}

@@ -1,0 +1,48 @@
+//! The server's Prometheus metrics: events by source and result, requests by route and status.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+/// Labels of the events counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// Delivery path: `http` (later `syslog`, `file` ...).
+    pub source: &'static str,
+    /// `accepted`, `rejected` or `duplicate`.
+    pub result: &'static str,
+}
+
+/// Labels of the requests counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route pattern (bounded: never the raw path).
+    pub route: String,
+    /// The status class: `2xx`, `4xx`, `5xx`.
+    pub status: &'static str,
+}
+
+/// Counters the handlers update; cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ServerMetrics {
+    /// Events by source and result.
+    pub events: Family<EventLabels, Counter>,
+    /// Requests by route and status class.
+    pub requests: Family<RequestLabels, Counter>,
+}
+
+impl ServerMetrics {
+    /// Adds these metrics to a registry.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("rampart_events", "Events received, by source and result", self.events.clone());
+        registry.register("rampart_http_requests", "HTTP requests, by route and status class", self.requests.clone());
+    }
+
+    /// Counts `n` events of one source and result.
+    pub fn count_events(&self, source: &'static str, result: &'static str, n: usize) {
+        if n > 0 {
+            self.events.get_or_create(&EventLabels { source, result }).inc_by(n as u64);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! `POST /v1/events` (ingest) and `GET /v1/events` (search).
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query as QueryParams, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use rampart_ingest::{decode_body, BodyError, Format, RecordError};
+use rampart_model::{parse_timestamp, Permission, Query};
+use rampart_store::{AppendOutcome, SearchRequest, MAX_SEARCH_LIMIT};
+use serde::Deserialize;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::app::AppState;
+use crate::auth::authorize;
+use crate::error::ApiError;
+
+/// At most this many record errors are listed in one answer (all are counted).
+const MAX_LISTED_ERRORS: usize = 100;
+
+pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Permission::Ingest).await?;
+    let content_type = header_str(&headers, header::CONTENT_TYPE).ok_or_else(|| {
+        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "set Content-Type to application/json or application/x-ndjson")
+    })?;
+    let format = Format::from_content_type(content_type).map_err(body_error)?;
+    let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
+    let declared = header_str(&headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.limits.max_body_bytes as u64) {
+        return Err(too_large(state.limits.max_body_bytes));
+    }
+    let bytes = read_capped(body, state.limits.max_body_bytes).await?;
+
+    let (ingestor, store, max_decompressed) = (state.ingestor.clone(), state.store.clone(), state.limits.max_decompressed_bytes);
+    let (errors, valid, outcome) = tokio::task::spawn_blocking(move || -> Result<(Vec<RecordError>, usize, AppendOutcome), ApiError> {
+        let decoded = decode_body(encoding.as_deref(), &bytes, max_decompressed).map_err(body_error)?;
+        let batch = ingestor.ingest_body(format, &decoded, OffsetDateTime::now_utc(), true).map_err(body_error)?;
+        let valid = batch.events.len();
+        let outcome = if valid > 0 { store.append(batch.events)? } else { AppendOutcome::default() };
+        Ok((batch.errors, valid, outcome))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+
+    state.metrics.count_events("http", "accepted", outcome.stored);
+    state.metrics.count_events("http", "duplicate", outcome.duplicates);
+    state.metrics.count_events("http", "rejected", errors.len());
+    let answer = json!({
+        "accepted": outcome.stored,
+        "rejected": errors.len(),
+        "duplicates": outcome.duplicates,
+        "errors": &errors[..errors.len().min(MAX_LISTED_ERRORS)],
+    });
+    // Duplicates are valid events already stored: a retry of a stored batch succeeds.
+    let status = if valid == 0 { StatusCode::BAD_REQUEST } else { StatusCode::ACCEPTED };
+    Ok((status, Json(answer)).into_response())
+}
+
+/// Reads the body, stopping with 413 as soon as it passes `max` bytes (nothing more is buffered).
+async fn read_capped(body: Body, max: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(max)),
+        Err(_) => Err(ApiError::bad_request("body_unreadable", "the request body ended early or could not be read")),
+    }
+}
+
+fn too_large(max: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is larger than {max} bytes; send smaller batches"))
+}
+
+fn body_error(error: BodyError) -> ApiError {
+    let message = error.to_string();
+    match error {
+        BodyError::TooLarge { limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body decompresses to more than {limit} bytes; send smaller batches"),
+        ),
+        BodyError::UnsupportedEncoding(_) | BodyError::UnsupportedContentType(_) => {
+            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
+        }
+        BodyError::CorruptGzip => ApiError::bad_request("invalid_gzip", message),
+        _ => ApiError::bad_request("invalid_body", message),
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SearchParams {
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<QueryParams<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Permission::Read).await?;
+    let QueryParams(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
+    let request = search_request(params)?;
+    let store = state.store.clone();
+    let page = tokio::task::spawn_blocking(move || store.search(&request)).await.map_err(ApiError::internal)??;
+    Ok(Json(json!({"items": page.items, "next_cursor": page.next_cursor})).into_response())
+}
+
+fn search_request(params: SearchParams) -> Result<SearchRequest, ApiError> {
+    let query = Query::parse(params.q.as_deref().unwrap_or("")).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let time = |name: &str, value: Option<String>| -> Result<Option<OffsetDateTime>, ApiError> {
+        let Some(value) = value else { return Ok(None) };
+        let json = value.parse::<i64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(value));
+        parse_timestamp(&json)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request("invalid_parameters", format!("`{name}` must be an RFC 3339 time or epoch seconds/milliseconds")))
+    };
+    let mut request = SearchRequest::new(query);
+    request.from = time("from", params.from)?;
+    request.to = time("to", params.to)?;
+    if let Some(limit) = params.limit {
+        request.limit = limit
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_SEARCH_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::bad_request("invalid_parameters", format!("`limit` must be a number from 1 to {MAX_SEARCH_LIMIT}")))?;
+    }
+    request.cursor = params.cursor.filter(|c| !c.is_empty());
+    Ok(request)
+}

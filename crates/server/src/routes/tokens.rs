@@ -1,0 +1,33 @@
+//! `GET /v1/tokens`: the tokens, without their secrets (admin only).
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use rampart_model::{format_timestamp, Permission};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::app::AppState;
+use crate::auth::authorize;
+use crate::error::ApiError;
+
+pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    authorize(&state, &headers, Permission::Manage).await?;
+    let store = state.store.clone();
+    let tokens = tokio::task::spawn_blocking(move || store.list_tokens()).await.map_err(ApiError::internal)??;
+    let now = OffsetDateTime::now_utc();
+    let items: Vec<_> = tokens
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "role": t.role,
+                "created_at": format_timestamp(t.created_at),
+                "expires_at": t.expires_at.map(format_timestamp),
+                "revoked_at": t.revoked_at.map(format_timestamp),
+                "active": t.is_active(now),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
