@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use rampart_ingest::IngestConfig;
 use rampart_model::parse_duration;
 use rampart_server::Limits;
@@ -172,10 +172,8 @@ fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String
         let Some(rest) = name.strip_prefix("RAMPART_") else { continue };
         let Some((section, key)) = rest.split_once("__") else { continue };
         let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or(toml::Value::String(raw));
+        let value =
+            toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v")).unwrap_or(toml::Value::String(raw));
         let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         let Some(section_table) = entry.as_table_mut() else {
             bail!("{name}: `{section}` is not a section");

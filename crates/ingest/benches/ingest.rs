@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rampart_ingest::{mask_pans, CardProtector, Format, IngestConfig, Ingestor};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rampart_ingest::{CardProtector, Format, IngestConfig, Ingestor, mask_pans};
 use rampart_model::format_timestamp;
 use time::OffsetDateTime;
 
@@ -30,7 +30,8 @@ impl Rng {
     }
 }
 
-const PATHS: &[&str] = &["/", "/products/espresso-machine", "/products/grinder", "/cart", "/checkout", "/search", "/account", "/api/v1/stock"];
+const PATHS: &[&str] =
+    &["/", "/products/espresso-machine", "/products/grinder", "/cart", "/checkout", "/search", "/account", "/api/v1/stock"];
 const METHODS: &[&str] = &["GET", "GET", "GET", "POST", "PUT"];
 const STATUSES: &[u16] = &[200, 200, 200, 200, 301, 304, 404, 403, 500];
 const AGENTS: &[&str] = &[

@@ -30,7 +30,7 @@ mod json;
 mod pan;
 mod pipeline;
 
-pub use body::{decode_body, Format};
+pub use body::{Format, decode_body};
 pub use error::{BodyError, ErrorCode, RecordError};
-pub use pan::{mask_pans, CardProtector, MaskedPan};
+pub use pan::{CardProtector, MaskedPan, mask_pans};
 pub use pipeline::{Batch, IngestConfig, Ingestor};

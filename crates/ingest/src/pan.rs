@@ -145,7 +145,7 @@ fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Issuer prefixes of the card schemes in use: Visa, Mastercard, American Express, Discover,
@@ -153,14 +153,20 @@ fn luhn_valid(digits: &str) -> bool {
 fn has_scheme_prefix(digits: &str) -> bool {
     let prefix = |n: usize| digits[..n].parse::<u32>().unwrap_or(0);
     match digits.as_bytes()[0] {
-        b'1' => true,                                           // UATP
+        b'1' => true,                                                                     // UATP
         b'2' => (2200..=2204).contains(&prefix(4)) || (2221..=2720).contains(&prefix(4)), // Mir, Mastercard
-        b'3' => matches!(prefix(2), 34 | 36 | 37 | 38 | 39) || (300..=305).contains(&prefix(3)) || prefix(4) == 3095 || (3528..=3589).contains(&prefix(4)) || matches!(prefix(3), 353 | 356),
-        b'4' => true,                                           // Visa
-        b'5' => (50..=58).contains(&prefix(2)),                 // Maestro, Mastercard, Verve
-        b'6' => true,                                           // Discover, UnionPay, Maestro, RuPay, Troy
-        b'8' => matches!(prefix(2), 81 | 82),                   // UnionPay, RuPay
-        b'9' => prefix(4) == 9792,                              // Troy
+        b'3' => {
+            matches!(prefix(2), 34 | 36 | 37 | 38 | 39)
+                || (300..=305).contains(&prefix(3))
+                || prefix(4) == 3095
+                || (3528..=3589).contains(&prefix(4))
+                || matches!(prefix(3), 353 | 356)
+        }
+        b'4' => true,                           // Visa
+        b'5' => (50..=58).contains(&prefix(2)), // Maestro, Mastercard, Verve
+        b'6' => true,                           // Discover, UnionPay, Maestro, RuPay, Troy
+        b'8' => matches!(prefix(2), 81 | 82),   // UnionPay, RuPay
+        b'9' => prefix(4) == 9792,              // Troy
         _ => false,
     }
 }
@@ -237,7 +243,11 @@ fn mask_value(value: &mut Value, first: &mut Option<MaskedPan>) {
         Value::Number(n) => {
             if let Some(digits) = n.as_u64().map(|n| n.to_string()).filter(|d| is_pan(d)) {
                 *value = Value::String(mask(&digits));
-                first.get_or_insert_with(|| MaskedPan { bin: digits[..6].to_owned(), last4: digits[digits.len() - 4..].to_owned(), digits });
+                first.get_or_insert_with(|| MaskedPan {
+                    bin: digits[..6].to_owned(),
+                    last4: digits[digits.len() - 4..].to_owned(),
+                    digits,
+                });
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|item| mask_value(item, first)),
@@ -270,18 +280,18 @@ mod tests {
 
     /// Published test numbers of the major schemes.
     pub(crate) const TEST_PANS: &[&str] = &[
-        "4111111111111111",    // Visa
-        "4012888888881881",    // Visa
-        "4222222222222",       // Visa, 13 digits
-        "5555555555554444",    // Mastercard
-        "2223003122003222",    // Mastercard 2-series
-        "378282246310005",     // American Express
-        "6011111111111117",    // Discover
-        "3530111333300000",    // JCB
-        "30569309025904",      // Diners Club
-        "6200000000000005",    // UnionPay
-        "4000056655665556",    // Visa debit
-        "6759649826438453",    // Maestro
+        "4111111111111111", // Visa
+        "4012888888881881", // Visa
+        "4222222222222",    // Visa, 13 digits
+        "5555555555554444", // Mastercard
+        "2223003122003222", // Mastercard 2-series
+        "378282246310005",  // American Express
+        "6011111111111117", // Discover
+        "3530111333300000", // JCB
+        "30569309025904",   // Diners Club
+        "6200000000000005", // UnionPay
+        "4000056655665556", // Visa debit
+        "6759649826438453", // Maestro
     ];
 
     #[test]
@@ -302,10 +312,10 @@ mod tests {
     #[test]
     fn non_cards_are_left_alone() {
         for text in [
-            "4111111111111112",          // fails Luhn
-            "7111111111111114",          // no scheme starts with 7 (Luhn-valid)
-            "order 123456789012",        // 12 digits
-            "41111111111111111111111",   // 23 digits in one run
+            "4111111111111112",        // fails Luhn
+            "7111111111111114",        // no scheme starts with 7 (Luhn-valid)
+            "order 123456789012",      // 12 digits
+            "41111111111111111111111", // 23 digits in one run
             "phone +49 30 1234 5678",
             "",
         ] {

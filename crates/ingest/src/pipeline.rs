@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use rampart_model::{fields, format_timestamp, Event, FieldError};
+use rampart_model::{Event, FieldError, fields, format_timestamp};
 
 use crate::body::Format;
 use crate::error::{BodyError, ErrorCode, RecordError};
@@ -25,7 +25,11 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { max_line_bytes: 64 * 1024, max_event_age: Duration::from_secs(7 * 86_400), max_event_future: Duration::from_secs(300) }
+        IngestConfig {
+            max_line_bytes: 64 * 1024,
+            max_event_age: Duration::from_secs(7 * 86_400),
+            max_event_future: Duration::from_secs(300),
+        }
     }
 }
 
@@ -92,7 +96,7 @@ impl Ingestor {
                     line,
                     code: ErrorCode::TimestampOutOfRange,
                     message: format!(
-                        "@timestamp {} is outside the live window [now - {}s, now + {}s]; old logs go through `rampart replay`",
+                        "@timestamp {} is outside the live window [now - {}s, now + {}s] (ingest.max_event_age, ingest.max_event_future)",
                         format_timestamp(t),
                         self.config.max_event_age.as_secs(),
                         self.config.max_event_future.as_secs()

@@ -288,18 +288,16 @@ fn normalize_known_fields(map: &mut Map<String, Value>) -> Result<(), FieldError
         };
         let money = Money::parse_major(&text, currency)
             .ok_or_else(|| FieldError::invalid(spec.path, "a non-negative decimal with no more fraction digits than the currency has"))?;
-        let number: Number = money
-            .to_major_string()
-            .parse()
-            .map_err(|_| FieldError::invalid(spec.path, "a decimal amount in major units"))?;
+        let number: Number =
+            money.to_major_string().parse().map_err(|_| FieldError::invalid(spec.path, "a decimal amount in major units"))?;
         if let Some(slot) = lookup_mut(map, spec.path) {
             *slot = Value::Number(number);
         }
     }
-    if let Some(id) = lookup(map, fields::EVENT_ID).and_then(Value::as_str) {
-        if id.is_empty() || id.len() > MAX_ID_LEN {
-            return Err(FieldError::invalid(fields::EVENT_ID, "a non-empty id of at most 256 bytes"));
-        }
+    if let Some(id) = lookup(map, fields::EVENT_ID).and_then(Value::as_str)
+        && (id.is_empty() || id.len() > MAX_ID_LEN)
+    {
+        return Err(FieldError::invalid(fields::EVENT_ID, "a non-empty id of at most 256 bytes"));
     }
     Ok(())
 }
@@ -331,7 +329,8 @@ fn normalize(path: &str, kind: FieldType, value: &Value) -> Result<Option<Value>
     };
     let out = match kind {
         FieldType::Timestamp => {
-            let t = parse_timestamp(value).ok_or_else(|| FieldError::invalid(path, "an RFC 3339 timestamp or epoch seconds/milliseconds between 1970 and 2200"))?;
+            let t = parse_timestamp(value)
+                .ok_or_else(|| FieldError::invalid(path, "an RFC 3339 timestamp or epoch seconds/milliseconds between 1970 and 2200"))?;
             Value::String(format_timestamp(t))
         }
         FieldType::Keyword | FieldType::Text => match value {
@@ -339,21 +338,21 @@ fn normalize(path: &str, kind: FieldType, value: &Value) -> Result<Option<Value>
             other => Value::String(as_text(other).ok_or_else(|| FieldError::invalid(path, "a string"))?),
         },
         FieldType::Ip => {
-            let ip: IpAddr = value
-                .as_str()
-                .and_then(|s| s.trim().parse().ok())
-                .ok_or_else(|| FieldError::invalid(path, "an IPv4 or IPv6 address"))?;
+            let ip: IpAddr =
+                value.as_str().and_then(|s| s.trim().parse().ok()).ok_or_else(|| FieldError::invalid(path, "an IPv4 or IPv6 address"))?;
             let ip = match ip {
                 IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
                 v4 => v4,
             };
             Value::String(ip.to_string())
         }
-        FieldType::Port => Value::from(integer(value).filter(|p| *p <= 65_535).ok_or_else(|| FieldError::invalid(path, "a port number 0-65535"))?),
-        FieldType::Count => Value::from(integer(value).ok_or_else(|| FieldError::invalid(path, "a non-negative integer"))?),
-        FieldType::StatusCode => {
-            Value::from(integer(value).filter(|c| (100..=599).contains(c)).ok_or_else(|| FieldError::invalid(path, "an HTTP status code 100-599"))?)
+        FieldType::Port => {
+            Value::from(integer(value).filter(|p| *p <= 65_535).ok_or_else(|| FieldError::invalid(path, "a port number 0-65535"))?)
         }
+        FieldType::Count => Value::from(integer(value).ok_or_else(|| FieldError::invalid(path, "a non-negative integer"))?),
+        FieldType::StatusCode => Value::from(
+            integer(value).filter(|c| (100..=599).contains(c)).ok_or_else(|| FieldError::invalid(path, "an HTTP status code 100-599"))?,
+        ),
         FieldType::Money(_) => return Ok(None), // checked with its currency afterwards
         FieldType::Currency => {
             let code = value.as_str().map(str::to_ascii_uppercase).and_then(|c| Currency::from_code(&c));

@@ -30,9 +30,7 @@ impl Currency {
         if !bytes.iter().all(u8::is_ascii_uppercase) {
             return None;
         }
-        let known = [TWO_DIGITS, ZERO_DIGITS, THREE_DIGITS, FOUR_DIGITS]
-            .iter()
-            .any(|list| list.split(' ').any(|c| c == code));
+        let known = [TWO_DIGITS, ZERO_DIGITS, THREE_DIGITS, FOUR_DIGITS].iter().any(|list| list.split(' ').any(|c| c == code));
         known.then_some(Currency(bytes))
     }
 

@@ -60,9 +60,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration: expected a number and a unit, like 30s, 5m, 24h or 7d"))?;
+    let n: u64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration: expected a number and a unit, like 30s, 5m, 24h or 7d"))?;
     let seconds = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
         "s" => 1,
@@ -71,9 +70,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "d" => 86_400,
         _ => return Err(format!("`{text}` has an unknown unit: expected ms, s, m, h or d")),
     };
-    n.checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{text}` is too long a duration"))
+    n.checked_mul(seconds).map(Duration::from_secs).ok_or_else(|| format!("`{text}` is too long a duration"))
 }
 
 #[cfg(test)]
@@ -97,7 +94,15 @@ mod tests {
 
     #[test]
     fn absurd_timestamps_are_refused() {
-        for input in [json!("yesterday"), json!("1969-12-31T23:59:59Z"), json!("2500-01-01T00:00:00Z"), json!(-5), json!(1e300), json!(true), json!(null)] {
+        for input in [
+            json!("yesterday"),
+            json!("1969-12-31T23:59:59Z"),
+            json!("2500-01-01T00:00:00Z"),
+            json!(-5),
+            json!(1e300),
+            json!(true),
+            json!(null),
+        ] {
             assert_eq!(parse_timestamp(&input), None, "{input}");
         }
     }

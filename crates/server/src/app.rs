@@ -111,7 +111,11 @@ async fn request_id(axum::extract::State(state): axum::extract::State<AppState>,
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
 /// flight (each of which answers only after its events are committed).
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }
 

@@ -4,7 +4,7 @@
 //! hash is right for a secret with that much entropy, and lets every request be checked in
 //! one indexed lookup. Revocation and expiry take effect on the next request.
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use rampart_model::{Permission, Role};
 use rampart_store::TokenInfo;
 use rand::RngCore;
@@ -39,7 +39,7 @@ pub async fn authorize(state: &AppState, headers: &HeaderMap, permission: Permis
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| v.get(..7).filter(|scheme| scheme.eq_ignore_ascii_case("bearer ")).map(|_| &v[7..]))
         .map(str::trim)
         .filter(|t| t.starts_with(PREFIX))
         .ok_or_else(|| unauthorized("unauthorized", "the Authorization header must be `Bearer rmp_...`"))?;

@@ -1,8 +1,8 @@
 //! The API's one error type and its JSON shape.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 
 /// An error answer: `{"error": {"code", "message", "request_id"}}`. A 5xx carries a generic

@@ -26,6 +26,6 @@ mod error;
 mod metrics;
 mod routes;
 
-pub use app::{app, serve, spawn_retention, AppState, Limits};
+pub use app::{AppState, Limits, app, serve, spawn_retention};
 pub use error::ApiError;
 pub use metrics::ServerMetrics;

@@ -3,10 +3,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use rampart_model::{format_timestamp, Event, Query};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use rampart_model::{Event, Query, format_timestamp};
 use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 const BATCH: usize = 1_000;
@@ -35,7 +35,8 @@ impl Rng {
     }
 }
 
-const PATHS: &[&str] = &["/", "/products/espresso-machine", "/products/grinder", "/cart", "/checkout", "/search", "/account", "/api/v1/stock"];
+const PATHS: &[&str] =
+    &["/", "/products/espresso-machine", "/products/grinder", "/cart", "/checkout", "/search", "/account", "/api/v1/stock"];
 const METHODS: &[&str] = &["GET", "GET", "GET", "POST", "PUT"];
 const STATUSES: &[u16] = &[200, 200, 200, 200, 301, 304, 404, 403, 500];
 const AGENTS: &[&str] = &[
@@ -106,7 +107,7 @@ fn bench_append(c: &mut Criterion) {
     for (name, client_ids) in [("batch_1000", true), ("batch_1000_generated_ids", false)] {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = open_store(&dir);
-        let mut rng = Rng(0xA99E_4D);
+        let mut rng = Rng(0x00A9_9E4D);
         let mut next_id = 0u64;
         let mut make_batch = || {
             let now = OffsetDateTime::now_utc();
@@ -137,7 +138,7 @@ fn bench_append(c: &mut Criterion) {
 fn bench_search(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = open_store(&dir);
-    let mut rng = Rng(0x5EA2_C4);
+    let mut rng = Rng(0x005E_A2C4);
     let start = OffsetDateTime::now_utc() - PREFILL_SPAN;
     let step_ms = PREFILL_SPAN.as_millis() as u64 / PREFILL as u64;
     for chunk in 0..PREFILL / 5_000 {

@@ -39,6 +39,6 @@ mod store;
 
 pub use error::StoreError;
 pub use metrics::StoreMetrics;
-pub use sqlite::{SqliteOptions, Synchronous};
 pub use sqlite::SqliteStore;
-pub use store::{AppendOutcome, NewToken, SearchPage, SearchRequest, Store, TokenInfo, MAX_SEARCH_LIMIT};
+pub use sqlite::{SqliteOptions, Synchronous};
+pub use store::{AppendOutcome, MAX_SEARCH_LIMIT, NewToken, SearchPage, SearchRequest, Store, TokenInfo};

@@ -1,12 +1,13 @@
 //! Integration tests of the SQLite store: appends, de-duplication, search, retention, tokens.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
 use std::time::Duration;
 
 use rampart_model::{Event, Query, Role};
 use rampart_store::{NewToken, SearchRequest, SqliteOptions, SqliteStore, Store, StoreError};
 use serde_json::json;
-use time::macros::datetime;
 use time::OffsetDateTime;
+use time::macros::datetime;
 
 fn open(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(&dir.path().join("rampart.db"), SqliteOptions::default()).unwrap()
@@ -56,7 +57,10 @@ fn time_ranges_and_cursors_page_through_everything_once() {
     let events: Vec<Event> = (0..250)
         .map(|i| {
             let at = base + Duration::from_secs(60 * i);
-            Event::from_json(json!({"@timestamp": rampart_model::format_timestamp(at), "event.id": format!("e{i}"), "source.ip": "192.0.2.7"})).unwrap()
+            Event::from_json(
+                json!({"@timestamp": rampart_model::format_timestamp(at), "event.id": format!("e{i}"), "source.ip": "192.0.2.7"}),
+            )
+            .unwrap()
         })
         .collect();
     store.append(events).unwrap();
@@ -89,11 +93,15 @@ fn resent_ids_are_duplicates_even_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(&dir);
-        let first = store.append(vec![event("x1", "2026-11-22T10:00:00Z", "192.0.2.1", "a"), event("x1", "2026-11-22T10:00:00Z", "192.0.2.1", "a")]).unwrap();
+        let first = store
+            .append(vec![event("x1", "2026-11-22T10:00:00Z", "192.0.2.1", "a"), event("x1", "2026-11-22T10:00:00Z", "192.0.2.1", "a")])
+            .unwrap();
         assert_eq!((first.stored, first.duplicates), (1, 1));
     }
     let store = open(&dir);
-    let again = store.append(vec![event("x1", "2026-11-22T10:00:00Z", "192.0.2.1", "a"), event("x2", "2026-11-22T10:00:00Z", "192.0.2.1", "a")]).unwrap();
+    let again = store
+        .append(vec![event("x1", "2026-11-22T10:00:00Z", "192.0.2.1", "a"), event("x2", "2026-11-22T10:00:00Z", "192.0.2.1", "a")])
+        .unwrap();
     assert_eq!((again.stored, again.duplicates), (1, 1));
     // A resend that got a later receive time (no @timestamp of its own) the next day.
     let next_day = event("x1", "2026-11-23T00:10:00Z", "192.0.2.1", "a");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use rampart_model::{Event, Query, Role};
 use rampart_store::{NewToken, SearchRequest, SqliteOptions, SqliteStore, Store};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::Global;
@@ -51,7 +51,7 @@ pub fn sample_event(i: usize, now: OffsetDateTime) -> Value {
     let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
     x ^= x >> 29;
     let ip = format!("198.51.{}.{}", (x >> 8) % 200, x % 250 + 1);
-    let at = rampart_model::format_timestamp(now - Duration::from_millis((x % 3_600_000) as u64));
+    let at = rampart_model::format_timestamp(now - Duration::from_millis(x % 3_600_000));
     match x % 10 {
         0..=6 => json!({
             "@timestamp": at, "event": {"id": format!("bench-{i}"), "action": "web_request", "category": "web"},
@@ -60,7 +60,7 @@ pub fn sample_event(i: usize, now: OffsetDateTime) -> Value {
             "user_agent": {"original": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"}
         }),
         7 | 8 => json!({
-            "@timestamp": at, "event": {"id": format!("bench-{i}"), "action": "login", "category": "authentication", "outcome": if x % 3 == 0 { "failure" } else { "success" }},
+            "@timestamp": at, "event": {"id": format!("bench-{i}"), "action": "login", "category": "authentication", "outcome": if x.is_multiple_of(3) { "failure" } else { "success" }},
             "source": {"ip": ip}, "user": {"name": format!("user{}", x % 20_000), "email": format!("user{}@example.com", x % 20_000)},
             "session": {"id": format!("s{}", x % 50_000)}
         }),
@@ -90,10 +90,17 @@ fn bench_store(count: usize, batch: usize) -> Result<()> {
         store.append(chunks.by_ref().take(batch).collect())?;
     }
     let elapsed = started.elapsed();
-    println!("store append: {count} events in batches of {batch}: {:.0} events/s ({:.2} s)", count as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+    println!(
+        "store append: {count} events in batches of {batch}: {:.0} events/s ({:.2} s)",
+        count as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
 
     for (name, make) in [
-        ("entity term (source.ip:...)", Box::new(|i: usize| format!("source.ip:198.51.{}.{}", i % 200, i % 250 + 1)) as Box<dyn Fn(usize) -> String>),
+        (
+            "entity term (source.ip:...)",
+            Box::new(|i: usize| format!("source.ip:198.51.{}.{}", i % 200, i % 250 + 1)) as Box<dyn Fn(usize) -> String>,
+        ),
         ("scan filter (url.path:...)", Box::new(|i: usize| format!("url.path:/catalog/item/{}", i % 5000))),
     ] {
         let mut latencies = Vec::new();

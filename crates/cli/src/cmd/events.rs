@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use anyhow::{anyhow, Context, Result};
-use rampart_model::{fields, parse_timestamp, Event, Query};
+use anyhow::{Context, Result, anyhow};
+use rampart_model::{Event, Query, fields, parse_timestamp};
 use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
 
 use super::Global;

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::Global;
 use crate::config::TEMPLATE;
-use crate::datadir::{write_private, DataDir};
+use crate::datadir::{DataDir, write_private};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}

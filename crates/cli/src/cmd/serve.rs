@@ -35,7 +35,12 @@ pub fn open(config: &Config) -> Result<(Arc<SqliteStore>, AppState)> {
     let dir = DataDir::new(&config.data_dir);
     let key = dir.open_key()?;
     let store_metrics = StoreMetrics::default();
-    let options = SqliteOptions { synchronous: config.synchronous, dedup_window: config.dedup_window, metrics: store_metrics.clone(), ..SqliteOptions::default() };
+    let options = SqliteOptions {
+        synchronous: config.synchronous,
+        dedup_window: config.dedup_window,
+        metrics: store_metrics.clone(),
+        ..SqliteOptions::default()
+    };
     let store = Arc::new(SqliteStore::open(&dir.db_path(), options)?);
     let metrics = ServerMetrics::default();
     let mut registry = Registry::default();

@@ -1,7 +1,7 @@
 //! `rampart token create|list|revoke`: API tokens, straight on the data directory.
 
-use anyhow::{bail, Result};
-use rampart_model::{format_timestamp, Role};
+use anyhow::{Result, bail};
+use rampart_model::{Role, format_timestamp};
 use rampart_store::{NewToken, SqliteOptions, SqliteStore, Store};
 use time::OffsetDateTime;
 

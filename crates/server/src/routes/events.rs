@@ -1,14 +1,14 @@
 //! `POST /v1/events` (ingest) and `GET /v1/events` (search).
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query as QueryParams, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use rampart_ingest::{decode_body, BodyError, Format, RecordError};
-use rampart_model::{parse_timestamp, Permission, Query};
-use rampart_store::{AppendOutcome, SearchRequest, MAX_SEARCH_LIMIT};
+use rampart_ingest::{BodyError, Format, RecordError, decode_body};
+use rampart_model::{Permission, Query, parse_timestamp};
+use rampart_store::{AppendOutcome, MAX_SEARCH_LIMIT, SearchRequest};
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -23,7 +23,11 @@ const MAX_LISTED_ERRORS: usize = 100;
 pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     authorize(&state, &headers, Permission::Ingest).await?;
     let content_type = header_str(&headers, header::CONTENT_TYPE).ok_or_else(|| {
-        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "set Content-Type to application/json or application/x-ndjson")
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "set Content-Type to application/json or application/x-ndjson",
+        )
     })?;
     let format = Format::from_content_type(content_type).map_err(body_error)?;
     let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
@@ -118,19 +122,18 @@ fn search_request(params: SearchParams) -> Result<SearchRequest, ApiError> {
     let time = |name: &str, value: Option<String>| -> Result<Option<OffsetDateTime>, ApiError> {
         let Some(value) = value else { return Ok(None) };
         let json = value.parse::<i64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(value));
-        parse_timestamp(&json)
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_request("invalid_parameters", format!("`{name}` must be an RFC 3339 time or epoch seconds/milliseconds")))
+        parse_timestamp(&json).map(Some).ok_or_else(|| {
+            ApiError::bad_request("invalid_parameters", format!("`{name}` must be an RFC 3339 time or epoch seconds/milliseconds"))
+        })
     };
     let mut request = SearchRequest::new(query);
     request.from = time("from", params.from)?;
     request.to = time("to", params.to)?;
     if let Some(limit) = params.limit {
-        request.limit = limit
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_SEARCH_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::bad_request("invalid_parameters", format!("`limit` must be a number from 1 to {MAX_SEARCH_LIMIT}")))?;
+        request.limit =
+            limit.parse().ok().filter(|n| (1..=MAX_SEARCH_LIMIT).contains(n)).ok_or_else(|| {
+                ApiError::bad_request("invalid_parameters", format!("`limit` must be a number from 1 to {MAX_SEARCH_LIMIT}"))
+            })?;
     }
     request.cursor = params.cursor.filter(|c| !c.is_empty());
     Ok(request)

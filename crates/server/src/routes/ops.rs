@@ -1,16 +1,16 @@
 //! Operations endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document.
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 
 /// The OpenAPI 3.1 description of every endpoint.
-pub(crate) const OPENAPI: &str = include_str!("../openapi.json");
+pub(crate) const OPENAPI: &str = include_str!("../../openapi.json");
 
 pub(crate) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))

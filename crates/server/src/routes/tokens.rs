@@ -1,9 +1,9 @@
 //! `GET /v1/tokens`: the tokens, without their secrets (admin only).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::Json;
-use rampart_model::{format_timestamp, Permission};
+use rampart_model::{Permission, format_timestamp};
 use serde_json::json;
 use time::OffsetDateTime;
 

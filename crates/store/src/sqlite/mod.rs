@@ -5,13 +5,13 @@ mod search;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Mutex;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rampart_model::{Event, Role};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
@@ -141,10 +141,10 @@ impl SqliteStore {
             }
         };
         let result = f(&conn);
-        if let Ok(mut readers) = self.readers.lock() {
-            if readers.len() < 16 {
-                readers.push(conn);
-            }
+        if let Ok(mut readers) = self.readers.lock()
+            && readers.len() < 16
+        {
+            readers.push(conn);
         }
         result
     }

@@ -1,11 +1,11 @@
 //! Search: by the term index when the query names an entity, else by scanning a key range.
 
 use rampart_model::{Event, TermOp};
-use rusqlite::{params, Connection};
+use rusqlite::{Connection, params};
 
 use super::schema::{day_of_key, key_ceiling, key_floor, term_days, term_hash, term_table};
 use crate::error::StoreError;
-use crate::store::{SearchPage, SearchRequest, MAX_SEARCH_LIMIT};
+use crate::store::{MAX_SEARCH_LIMIT, SearchPage, SearchRequest};
 
 /// Rows a scan reads for one page before it hands back a cursor with what it found so far, so
 /// that a rare match over a long range cannot hold a reader for long.

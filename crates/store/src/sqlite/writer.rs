@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::time::Instant;
 
-use rampart_model::{fields, Event};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rampart_model::{Event, fields};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -171,7 +171,11 @@ impl Writer {
 }
 
 /// Writes every pending append in one transaction; one outcome per append.
-fn write_batch(conn: &mut Connection, pending: &[(Vec<Event>, Reply<AppendOutcome>)], dedup_window_ms: i64) -> Result<Vec<AppendOutcome>, StoreError> {
+fn write_batch(
+    conn: &mut Connection,
+    pending: &[(Vec<Event>, Reply<AppendOutcome>)],
+    dedup_window_ms: i64,
+) -> Result<Vec<AppendOutcome>, StoreError> {
     let now_ms = millis(OffsetDateTime::now_utc());
     let tx = conn.transaction()?;
     let mut known_days: HashSet<i64> = term_days(&tx)?.into_iter().collect();

@@ -1,0 +1,275 @@
+//! The `rampart` binary end to end: crash safety under SIGKILL, card numbers never reaching
+//! disk or logs, and the data-directory key checks.
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rampart_model::Query;
+use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rampart");
+
+fn rampart(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).current_dir(dir).env_remove("RUST_LOG").output().expect("run rampart")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(dir: &Path, port: u16, log: &Path) -> Server {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let child = Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(dir)
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ureq::get(&format!("{url}/healthz")).call().is_err() {
+            assert!(Instant::now() < deadline, "the server did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server { child, url }
+    }
+
+    fn post(&self, token: &str, content_type: &str, encoding: Option<&str>, body: &[u8]) -> Result<u16, String> {
+        let mut request = ureq::post(&format!("{}/v1/events", self.url))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", content_type)
+            .config()
+            .http_status_as_error(false)
+            .build();
+        if let Some(encoding) = encoding {
+            request = request.header("Content-Encoding", encoding);
+        }
+        request.send(body).map(|r| r.status().as_u16()).map_err(|e| e.to_string())
+    }
+
+    fn stop(mut self) {
+        #[cfg(unix)]
+        {
+            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the server did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A data directory with a config and an ingest token.
+fn setup() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(rampart(dir.path(), &["init"]).status.success());
+    let out = rampart(dir.path(), &["token", "create", "--name", "sender", "--role", "ingest"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("rmp_") && token.len() == 68, "stdout must hold only the token: {token:?}");
+    (dir, token)
+}
+
+fn stored_ids(data: &Path) -> HashMap<String, usize> {
+    let store = SqliteStore::open(&data.join("rampart.db"), SqliteOptions::default()).unwrap();
+    let mut request = SearchRequest::new(Query::default());
+    request.limit = 1000;
+    let mut counts = HashMap::new();
+    loop {
+        let page = store.search(&request).unwrap();
+        for event in &page.items {
+            *counts.entry(event.id().to_owned()).or_insert(0) += 1;
+        }
+        match page.next_cursor {
+            Some(cursor) => request.cursor = Some(cursor),
+            None => return counts,
+        }
+    }
+}
+
+#[test]
+fn sigkill_loses_no_acknowledged_event_and_retries_store_none_twice() {
+    let (dir, token) = setup();
+    let port = free_port();
+    let log = dir.path().join("serve.log");
+    let server = Server::start(dir.path(), port, &log);
+    let url = server.url.clone();
+    let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let unacked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (acked, unacked, stop, token, url) = (acked.clone(), unacked.clone(), stop.clone(), token.clone(), url.clone());
+            std::thread::spawn(move || {
+                let server = Server { child: Command::new("true").spawn().unwrap(), url };
+                let mut batch_no = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let body: String =
+                        (0..50).map(|i| format!("{{\"event.id\":\"c{c}-b{batch_no}-{i}\",\"event.action\":\"login\"}}\n")).collect();
+                    match server.post(&token, "application/x-ndjson", None, body.as_bytes()) {
+                        Ok(202) => acked.lock().unwrap().insert(format!("c{c}-b{batch_no}")),
+                        _ => {
+                            unacked.lock().unwrap().push(body);
+                            break;
+                        }
+                    };
+                    batch_no += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut server = server;
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 10, "too few batches were sent before the kill: {}", acked.len());
+
+    // Restart and resend what was in flight: stored before the kill or not, once only.
+    let server = Server::start(dir.path(), port, &log);
+    let resent = unacked.lock().unwrap().clone();
+    for body in &resent {
+        assert_eq!(server.post(&token, "application/x-ndjson", None, body.as_bytes()), Ok(202));
+    }
+    server.stop();
+
+    let counts = stored_ids(&dir.path().join("data"));
+    for batch in &acked {
+        for i in 0..50 {
+            assert_eq!(counts.get(&format!("{batch}-{i}")), Some(&1), "{batch}-{i}");
+        }
+    }
+    assert!(counts.values().all(|n| *n == 1), "an event was stored twice");
+    assert_eq!(counts.len(), (acked.len() + resent.len()) * 50);
+}
+
+/// Published test card numbers, and how a sender might write them.
+const PANS: &[&str] =
+    &["4111111111111111", "5555555555554444", "378282246310005", "6011111111111117", "3530111333300000", "4012888888881881"];
+
+fn spellings(pan: &str) -> Vec<String> {
+    let groups: Vec<String> = pan.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    vec![pan.to_owned(), groups.join(" "), groups.join("-")]
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn card_numbers_never_reach_the_data_directory_or_the_log() {
+    let (dir, token) = setup();
+    let log = dir.path().join("serve.log");
+    let server = Server::start(dir.path(), free_port(), &log);
+    let mut n = 0;
+    for pan in PANS {
+        for written in spellings(pan) {
+            let digits = pan;
+            let records = [
+                format!("{{\"event.id\":\"p{n}a\",\"note\":\"card {written} thanks\"}}"),
+                format!("{{\"event.id\":\"p{n}b\",\"url.original\":\"/pay?card={written}&x=1\",\"url.query\":\"card={written}\"}}"),
+                format!("{{\"event.id\":\"p{n}c\",\"event.original\":\"POST /pay card={written}\"}}"),
+                format!("{{\"event\":{{\"id\":\"p{n}d\"}},\"payment\":{{\"card\":{{\"number\":{digits}}}}}}}"),
+                format!("{{\"event.id\":\"p{n}e\",\"{written}\":\"as a key\",\"user_agent.original\":\"UA {written}\"}}"),
+                format!("{{\"event.id\":\"p{n}f\",\"tags\":[\"{written}\"],\"deep\":{{\"er\":[{{\"x\":\"{written}\"}}]}}}}"),
+                // Refused records must not leak either (bad IP, bad status code).
+                format!("{{\"event.id\":\"p{n}g\",\"source.ip\":\"{written}\"}}"),
+                format!("{{\"event.id\":\"p{n}h\",\"http.response.status_code\":\"{written}\"}}"),
+            ];
+            let ndjson = records.join("\n");
+            assert_eq!(server.post(&token, "application/x-ndjson", None, ndjson.as_bytes()), Ok(202));
+            let array = format!("[{}]", records.join(",")).replace(&format!("p{n}"), &format!("q{n}"));
+            assert_eq!(server.post(&token, "application/json", None, array.as_bytes()), Ok(202));
+            let object = records[0].replace(&format!("p{n}"), &format!("r{n}"));
+            assert_eq!(server.post(&token, "application/json", None, object.as_bytes()), Ok(202));
+            let zipped = gzip(ndjson.replace(&format!("p{n}"), &format!("z{n}")).as_bytes());
+            assert_eq!(server.post(&token, "application/x-ndjson", Some("gzip"), &zipped), Ok(202));
+            // A body that is refused whole.
+            assert_eq!(server.post(&token, "application/json", None, format!("{{\"broken\": \"{written}\"").as_bytes()), Ok(400));
+            n += 1;
+        }
+    }
+    server.stop();
+
+    let stored = stored_ids(&dir.path().join("data"));
+    assert_eq!(stored.len(), PANS.len() * 3 * (6 * 3 + 1), "every valid record was stored");
+
+    let mut scanned = 0;
+    for file in files_under(&dir.path().join("data")).into_iter().chain([log]) {
+        let bytes = std::fs::read(&file).unwrap();
+        scanned += bytes.len();
+        for pan in PANS {
+            for written in spellings(pan) {
+                let found = bytes.windows(written.len()).any(|w| w == written.as_bytes());
+                assert!(!found, "{written} found in {}", file.display());
+            }
+        }
+    }
+    assert!(scanned > 10_000, "scanned only {scanned} bytes");
+
+    // The masked form and the fingerprint are what remains.
+    let out = rampart(dir.path(), &["events", "search", "--json", "event.id:p0a"]);
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(line.contains("card 411111******1111 thanks"), "{line}");
+    assert!(line.contains("\"fingerprint\":\""), "{line}");
+}
+
+#[test]
+fn serve_refuses_data_without_its_key() {
+    let (dir, _token) = setup();
+    std::fs::remove_file(dir.path().join("data/secret.key")).unwrap();
+    let out = rampart(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no secret.key"), "{stderr}");
+    assert!(!dir.path().join("data/secret.key").exists(), "a new key was made beside old data");
+}
+
+#[test]
+fn token_cli_lists_revokes_and_rejects_bad_input() {
+    let (dir, _token) = setup();
+    let out = rampart(dir.path(), &["token", "create", "--name", "sender", "--role", "admin"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    let out = rampart(dir.path(), &["token", "create", "--name", "x", "--role", "root"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(rampart(dir.path(), &["token", "revoke", "sender"]).status.success());
+    let list = String::from_utf8(rampart(dir.path(), &["token", "list"]).stdout).unwrap();
+    assert!(list.lines().any(|l| l.starts_with("sender") && l.contains("revoked")), "{list}");
+    assert_eq!(rampart(dir.path(), &["token", "revoke", "nobody"]).status.code(), Some(1));
+}
