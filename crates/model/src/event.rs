@@ -23,6 +23,7 @@ pub struct Event {
     timestamp: OffsetDateTime,
     fields: Map<String, Value>,
     id_generated: bool,
+    timestamp_assigned: bool,
 }
 
 /// A new, time-ordered event id (UUID v7).
@@ -44,6 +45,7 @@ impl Event {
         }
         normalize_known_fields(&mut fields)?;
 
+        let timestamp_assigned = lookup(&fields, fields::TIMESTAMP).is_none();
         let timestamp = match lookup(&fields, fields::TIMESTAMP) {
             Some(value) => parse_timestamp(value).ok_or_else(|| FieldError::invalid(fields::TIMESTAMP, "a timestamp"))?,
             None => {
@@ -55,7 +57,7 @@ impl Event {
             }
         };
         let id_generated = lookup(&fields, fields::EVENT_ID).is_none();
-        let mut event = Event { timestamp, fields, id_generated };
+        let mut event = Event { timestamp, fields, id_generated, timestamp_assigned };
         if id_generated {
             event.set(fields::EVENT_ID, Value::String(new_event_id()));
         }
@@ -75,7 +77,7 @@ impl Event {
         if lookup(&fields, fields::EVENT_ID).and_then(Value::as_str).is_none() {
             return Err(FieldError::invalid(fields::EVENT_ID, "a string"));
         }
-        Ok(Event { timestamp, fields, id_generated: false })
+        Ok(Event { timestamp, fields, id_generated: false, timestamp_assigned: false })
     }
 
     /// The event's time.
@@ -91,6 +93,11 @@ impl Event {
     /// Whether Rampart generated the id (so it cannot be a retry of a stored event).
     pub fn id_generated(&self) -> bool {
         self.id_generated
+    }
+
+    /// Whether `@timestamp` is the receive time because the sender gave none.
+    pub fn timestamp_assigned(&self) -> bool {
+        self.timestamp_assigned
     }
 
     /// The value at a dotted path.

@@ -114,7 +114,7 @@ fn bench_append(c: &mut Criterion) {
             (0..BATCH)
                 .map(|_| {
                     next_id += 1;
-                    let at = now - Duration::from_millis(rng.below(60_000));
+                    let at = now - Duration::from_millis(rng.below(2_000)); // live traffic: nearly in time order
                     shop_event(&mut rng, at, client_ids.then(|| format!("bench_{next_id:09}")))
                 })
                 .collect::<Vec<_>>()

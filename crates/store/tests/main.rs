@@ -103,13 +103,15 @@ fn resent_ids_are_duplicates_even_after_a_restart() {
         .append(vec![event("x1", "2026-11-22T10:00:00Z", "192.0.2.1", "a"), event("x2", "2026-11-22T10:00:00Z", "192.0.2.1", "a")])
         .unwrap();
     assert_eq!((again.stored, again.duplicates), (1, 1));
-    // A resend that got a later receive time (no @timestamp of its own) the next day.
-    let next_day = event("x1", "2026-11-23T00:10:00Z", "192.0.2.1", "a");
-    assert_eq!(store.append(vec![next_day]).unwrap().duplicates, 1);
+    // Events timed by their receipt (no @timestamp of their own): a resend minutes later,
+    // across midnight, is still recognized.
+    let received = |at: OffsetDateTime| Event::from_json_at(json!({"event.id": "late-1"}), at).unwrap();
+    assert_eq!(store.append(vec![received(datetime!(2026-11-22 23:58 UTC))]).unwrap().stored, 1);
+    assert_eq!(store.append(vec![received(datetime!(2026-11-23 00:09 UTC))]).unwrap().duplicates, 1);
     // Events without a client id never collide.
     let anonymous = || Event::from_json(json!({"@timestamp": "2026-11-22T10:00:00Z"})).unwrap();
     assert_eq!(store.append(vec![anonymous(), anonymous()]).unwrap().stored, 2);
-    assert_eq!(store.count_events().unwrap(), 4);
+    assert_eq!(store.count_events().unwrap(), 5);
 }
 
 #[test]

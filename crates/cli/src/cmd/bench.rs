@@ -51,7 +51,8 @@ pub fn sample_event(i: usize, now: OffsetDateTime) -> Value {
     let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
     x ^= x >> 29;
     let ip = format!("198.51.{}.{}", (x >> 8) % 200, x % 250 + 1);
-    let at = rampart_model::format_timestamp(now - Duration::from_millis(x % 3_600_000));
+    // Live traffic arrives nearly in time order: one event a millisecond, jittered by up to 2 s.
+    let at = rampart_model::format_timestamp(now - Duration::from_secs(3600) + Duration::from_millis(i as u64 + x % 2000));
     match x % 10 {
         0..=6 => json!({
             "@timestamp": at, "event": {"id": format!("bench-{i}"), "action": "web_request", "category": "web"},

@@ -3,7 +3,7 @@
 use rampart_model::{Event, TermOp};
 use rusqlite::{Connection, params};
 
-use super::schema::{day_of_key, key_ceiling, key_floor, term_days, term_hash, term_table};
+use super::schema::{BUCKETS_PER_DAY, bucket_of_key, day_of_key, key_ceiling, key_floor, term_days, term_hash, term_table};
 use crate::error::StoreError;
 use crate::store::{MAX_SEARCH_LIMIT, SearchPage, SearchRequest};
 
@@ -44,14 +44,20 @@ pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<Searc
         let days = term_days(conn)?;
         for day in days.into_iter().rev().filter(|day| (day_of_key(low)..=day_of_key(high)).contains(day)) {
             let sql = format!(
-                "SELECT t.key, e.body FROM {} t JOIN events e ON e.key = t.key WHERE t.term = ?1 AND t.key BETWEEN ?2 AND ?3 ORDER BY t.key DESC",
+                "SELECT t.key, e.body FROM {} t JOIN events e ON e.key = t.key \
+                 WHERE t.bucket = ?1 AND t.term = ?2 AND t.key BETWEEN ?3 AND ?4 ORDER BY t.key DESC",
                 term_table(day)
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![term, low, high])?;
-            while let Some(row) = rows.next()? {
-                if accept(row.get(0)?, row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)? {
-                    return Ok(page);
+            // One index seek per bucket of the day that the range covers, newest first.
+            let first_bucket = day * BUCKETS_PER_DAY;
+            let buckets = bucket_of_key(low).max(first_bucket)..=bucket_of_key(high).min(first_bucket + BUCKETS_PER_DAY - 1);
+            for bucket in buckets.rev() {
+                let mut rows = stmt.query(params![bucket, term, low, high])?;
+                while let Some(row) = rows.next()? {
+                    if accept(row.get(0)?, row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)? {
+                        return Ok(page);
+                    }
                 }
             }
         }
@@ -87,7 +93,7 @@ fn literal_needles(request: &SearchRequest) -> Vec<String> {
             TermOp::Equals(value) | TermOp::Prefix(value) => Some(value),
             _ => None,
         })
-        .filter(|value| !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\' && c != '/'))
+        .filter(|value| !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\'))
         .cloned()
         .collect()
 }

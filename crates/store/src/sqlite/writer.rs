@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::schema::{create_term_table, day_of_key, event_key, millis, term_days, term_hash, term_table};
+use super::schema::{BUCKETS_PER_DAY, bucket_of_key, create_term_table, day_of_key, event_key, millis, term_days, term_hash, term_table};
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
 use crate::store::AppendOutcome;
@@ -180,7 +180,7 @@ fn write_batch(
     let tx = conn.transaction()?;
     let mut known_days: HashSet<i64> = term_days(&tx)?.into_iter().collect();
     let mut batch_ids: HashSet<&str> = HashSet::new();
-    let mut terms: Vec<(i64, i64, i64)> = Vec::new(); // (day, term, key)
+    let mut terms: Vec<(i64, i64, i64, i64)> = Vec::new(); // (day, bucket, term, key)
     let mut outcomes = Vec::with_capacity(pending.len());
     {
         let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO events (key, id, ingested_at, body) VALUES (?1, ?2, ?3, ?4)")?;
@@ -202,8 +202,8 @@ fn write_batch(
                     }
                 }
                 batch_ids.insert(id);
-                let day = day_of_key(key);
-                index_terms(event, |term| terms.push((day, term, key)));
+                let (day, bucket) = (day_of_key(key), bucket_of_key(key));
+                index_terms(event, |term| terms.push((day, bucket, term, key)));
                 outcome.stored += 1;
             }
             outcomes.push(outcome);
@@ -216,9 +216,9 @@ fn write_batch(
         if known_days.insert(day) {
             create_term_table(&tx, day)?;
         }
-        let mut stmt = tx.prepare_cached(&format!("INSERT OR IGNORE INTO {} (term, key) VALUES (?1, ?2)", term_table(day)))?;
-        for (_, term, key) in chunk {
-            stmt.execute(params![term, key])?;
+        let mut stmt = tx.prepare_cached(&format!("INSERT OR IGNORE INTO {} (bucket, term, key) VALUES (?1, ?2, ?3)", term_table(day)))?;
+        for (_, bucket, term, key) in chunk {
+            stmt.execute(params![bucket, term, key])?;
         }
     }
     tx.commit()?;
@@ -237,21 +237,30 @@ pub(crate) fn index_terms(event: &Event, mut add: impl FnMut(i64)) {
     }
 }
 
-/// Whether an event with this id was stored since `since_ms`. A retry carries the same
-/// `@timestamp` when the sender set it, or a later receive time: both days are searched.
+/// How far back (in 10-second buckets: 15 minutes) a resend is looked for when its time is its
+/// receive time.
+const RECEIVE_TIME_RETRY_BUCKETS: i64 = 90;
+
+/// Whether an event with this id was stored since `since_ms`. A resend carries the same
+/// `@timestamp` when the sender set it: one probe of that minute. An event timed by its
+/// receipt is resent with a later time: the buckets before it are probed too (up to
+/// [`RECEIVE_TIME_RETRY_BUCKETS`]).
 fn is_stored(tx: &Transaction<'_>, known_days: &HashSet<i64>, event: &Event, since_ms: i64) -> Result<bool, StoreError> {
     let id = event.id();
     let term = term_hash(fields::EVENT_ID, id);
-    let day = day_of_key(event_key(event.timestamp(), id));
-    for day in [day, day - 1] {
+    let key = event_key(event.timestamp(), id);
+    let bucket = bucket_of_key(key);
+    let earlier = if event.timestamp_assigned() { RECEIVE_TIME_RETRY_BUCKETS } else { 0 };
+    for bucket in (bucket - earlier..=bucket).rev() {
+        let day = bucket / BUCKETS_PER_DAY;
         if !known_days.contains(&day) {
             continue;
         }
         let sql = format!(
-            "SELECT 1 FROM {} t JOIN events e ON e.key = t.key WHERE t.term = ?1 AND e.id = ?2 AND e.ingested_at >= ?3 LIMIT 1",
+            "SELECT 1 FROM {} t JOIN events e ON e.key = t.key WHERE t.bucket = ?1 AND t.term = ?2 AND e.id = ?3 AND e.ingested_at >= ?4 LIMIT 1",
             term_table(day)
         );
-        if tx.prepare_cached(&sql)?.query_row(params![term, id, since_ms], |_| Ok(())).optional()?.is_some() {
+        if tx.prepare_cached(&sql)?.query_row(params![bucket, term, id, since_ms], |_| Ok(())).optional()?.is_some() {
             return Ok(true);
         }
     }
