@@ -89,7 +89,6 @@ impl DigitRun {
         let mut pans = Vec::new();
         let mut first = 0;
         while first < self.groups.len() {
-            let mut matched = None;
             let mut digits = String::new();
             let mut candidates = Vec::new();
             for last in first..self.groups.len() {
@@ -102,12 +101,9 @@ impl DigitRun {
                     candidates.push((last, digits.clone()));
                 }
             }
-            if let Some((last, digits)) = candidates.into_iter().rev().find(|(_, d)| is_pan(d)) {
-                matched = Some((self.groups[first].0, self.groups[last].1, digits, last));
-            }
-            match matched {
-                Some((start, end, digits, last)) => {
-                    pans.push((start, end, digits));
+            match candidates.into_iter().rev().find(|(_, d)| is_pan(d)) {
+                Some((last, digits)) => {
+                    pans.push((self.groups[first].0, self.groups[last].1, digits));
                     first = last + 1;
                 }
                 None => first += 1,

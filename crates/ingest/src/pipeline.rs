@@ -55,11 +55,6 @@ impl Ingestor {
         Ingestor { config, cards }
     }
 
-    /// The card protector (for sources that build events themselves).
-    pub fn cards(&self) -> &CardProtector {
-        &self.cards
-    }
-
     /// Parses a live body received at `now`: every record is masked, validated and checked
     /// against the live-time window.
     pub fn ingest(&self, format: Format, body: &[u8], now: OffsetDateTime) -> Batch {

@@ -148,12 +148,6 @@ impl Event {
         &self.fields
     }
 
-    /// Mutable access to every value, for stages that rewrite content in place (masking).
-    /// Known fields keep their types only if the caller keeps them.
-    pub fn fields_mut(&mut self) -> &mut Map<String, Value> {
-        &mut self.fields
-    }
-
     /// The event as one line of JSON.
     pub fn to_json_string(&self) -> String {
         // Serializing a map of JSON values cannot fail.

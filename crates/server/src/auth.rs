@@ -5,7 +5,7 @@
 //! one indexed lookup. Revocation and expiry take effect on the next request.
 
 use axum::http::{HeaderMap, StatusCode, header};
-use rampart_model::{Permission, Role};
+use rampart_model::Permission;
 use rampart_store::TokenInfo;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -62,9 +62,4 @@ pub async fn authorize(state: &AppState, headers: &HeaderMap, permission: Permis
         ));
     }
     Ok(info)
-}
-
-/// Roles allowed for a permission, for documentation and tests.
-pub fn roles_allowed(permission: Permission) -> Vec<Role> {
-    Role::ALL.into_iter().filter(|role| role.allows(permission)).collect()
 }

@@ -90,8 +90,10 @@ impl SqliteStore {
         restrict_permissions(path);
 
         let (sender, receiver) = sync_channel(options.queue_capacity.max(1));
+        let term_days = schema::term_days(&conn)?.into_iter().collect();
         let writer = Writer {
             conn,
+            term_days,
             dedup_window_ms: i64::try_from(options.dedup_window.as_millis()).unwrap_or(i64::MAX / 2),
             max_batch_events: options.max_batch_events.max(1),
             metrics: options.metrics.clone(),
@@ -128,8 +130,8 @@ impl SqliteStore {
         answer.recv().map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs `f` on a pooled reader connection.
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// Runs `f` on a pooled connection (searches, and token changes, which are rare and small).
+    fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let pooled = self.readers.lock().ok().and_then(|mut readers| readers.pop());
         let conn = match pooled {
             Some(conn) => conn,
@@ -171,7 +173,7 @@ impl Store for SqliteStore {
     }
 
     fn search(&self, request: &SearchRequest) -> Result<SearchPage, StoreError> {
-        self.read(|conn| search::search(conn, request))
+        self.with_connection(|conn| search::search(conn, request))
     }
 
     fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
@@ -180,7 +182,7 @@ impl Store for SqliteStore {
     }
 
     fn count_events(&self) -> Result<u64, StoreError> {
-        self.read(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))? as u64))
+        self.with_connection(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))? as u64))
     }
 
     fn check_writable(&self) -> Result<(), StoreError> {
@@ -188,7 +190,7 @@ impl Store for SqliteStore {
     }
 
     fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
-        self.read(|conn| {
+        self.with_connection(|conn| {
             let inserted = conn.execute(
                 "INSERT OR IGNORE INTO tokens (name, hash, role, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -207,7 +209,7 @@ impl Store for SqliteStore {
     }
 
     fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        self.read(|conn| {
+        self.with_connection(|conn| {
             let mut stmt = conn.prepare("SELECT name, role, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at, name")?;
             let rows = stmt.query_map([], token_from_row)?;
             rows.map(|row| row?).collect()
@@ -215,7 +217,7 @@ impl Store for SqliteStore {
     }
 
     fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
-        self.read(|conn| {
+        self.with_connection(|conn| {
             let changed = conn.execute(
                 "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE name = ?1",
                 params![name, OffsetDateTime::now_utc().unix_timestamp()],
@@ -225,7 +227,7 @@ impl Store for SqliteStore {
     }
 
     fn find_token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, StoreError> {
-        self.read(|conn| {
+        self.with_connection(|conn| {
             let row = conn
                 .prepare_cached("SELECT name, role, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?1")?
                 .query_row([hash.as_slice()], token_from_row)

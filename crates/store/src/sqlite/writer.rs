@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::schema::{BUCKETS_PER_DAY, bucket_of_key, create_term_table, day_of_key, event_key, millis, term_days, term_hash, term_table};
+use super::schema::{BUCKETS_PER_DAY, bucket_of_key, create_term_table, day_of_key, event_key, millis, term_hash, term_table};
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
 use crate::store::AppendOutcome;
@@ -32,6 +32,8 @@ pub(crate) struct Writer {
     pub(crate) dedup_window_ms: i64,
     pub(crate) max_batch_events: usize,
     pub(crate) metrics: StoreMetrics,
+    /// Days that have a term table, kept here so a commit need not ask the schema.
+    pub(crate) term_days: HashSet<i64>,
 }
 
 /// A retention run in progress.
@@ -127,7 +129,7 @@ impl Writer {
     fn commit(&mut self, pending: Vec<(Vec<Event>, Reply<AppendOutcome>)>) {
         let started = Instant::now();
         let count: usize = pending.iter().map(|(events, _)| events.len()).sum();
-        let result = write_batch(&mut self.conn, &pending, self.dedup_window_ms);
+        let result = write_batch(&mut self.conn, &mut self.term_days, &pending, self.dedup_window_ms);
         self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.queue_depth.dec_by(count as i64);
         match result {
@@ -155,15 +157,17 @@ impl Writer {
             |row| row.get(0),
         )?;
         let deleted = tx.execute("DELETE FROM events WHERE key < ?1", [step_end])?;
+        let cutoff_day = day_of_key(run.cutoff_key);
         if deleted == 0 {
             // Term tables of days wholly before the cutoff go in one statement each.
-            for day in term_days(&tx)? {
-                if day < day_of_key(run.cutoff_key) {
-                    tx.execute_batch(&format!("DROP TABLE {}", term_table(day)))?;
-                }
+            for day in self.term_days.iter().filter(|day| **day < cutoff_day) {
+                tx.execute_batch(&format!("DROP TABLE {}", term_table(*day)))?;
             }
         }
         tx.commit()?;
+        if deleted == 0 {
+            self.term_days.retain(|day| *day >= cutoff_day);
+        }
         run.deleted += deleted as u64;
         self.metrics.purged_events.inc_by(deleted as u64);
         Ok(deleted > 0)
@@ -173,12 +177,13 @@ impl Writer {
 /// Writes every pending append in one transaction; one outcome per append.
 fn write_batch(
     conn: &mut Connection,
+    known_days: &mut HashSet<i64>,
     pending: &[(Vec<Event>, Reply<AppendOutcome>)],
     dedup_window_ms: i64,
 ) -> Result<Vec<AppendOutcome>, StoreError> {
     let now_ms = millis(OffsetDateTime::now_utc());
     let tx = conn.transaction()?;
-    let mut known_days: HashSet<i64> = term_days(&tx)?.into_iter().collect();
+    let mut new_days = Vec::new(); // joined to `known_days` only once the commit succeeds
     let mut batch_ids: HashSet<&str> = HashSet::new();
     let mut terms: Vec<(i64, i64, i64, i64)> = Vec::new(); // (day, bucket, term, key)
     let mut outcomes = Vec::with_capacity(pending.len());
@@ -188,7 +193,7 @@ fn write_batch(
             let mut outcome = AppendOutcome::default();
             for event in events {
                 let id = event.id();
-                if !event.id_generated() && (batch_ids.contains(id) || is_stored(&tx, &known_days, event, now_ms - dedup_window_ms)?) {
+                if !event.id_generated() && (batch_ids.contains(id) || is_stored(&tx, known_days, event, now_ms - dedup_window_ms)?) {
                     outcome.duplicates += 1;
                     continue;
                 }
@@ -213,8 +218,9 @@ fn write_batch(
     terms.sort_unstable();
     for chunk in terms.chunk_by(|a, b| a.0 == b.0) {
         let day = chunk[0].0;
-        if known_days.insert(day) {
+        if !known_days.contains(&day) && !new_days.contains(&day) {
             create_term_table(&tx, day)?;
+            new_days.push(day);
         }
         let mut stmt = tx.prepare_cached(&format!("INSERT OR IGNORE INTO {} (bucket, term, key) VALUES (?1, ?2, ?3)", term_table(day)))?;
         for (_, bucket, term, key) in chunk {
@@ -222,6 +228,7 @@ fn write_batch(
         }
     }
     tx.commit()?;
+    known_days.extend(new_days);
     Ok(outcomes)
 }
 
