@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use rampart_ingest::IngestConfig;
+use rampart_ingest::{ClientIpResolver, ClientIpSource, IngestConfig, LogFormats};
 use rampart_model::parse_duration;
-use rampart_server::Limits;
+use rampart_server::{Limits, SyslogConfig};
 use rampart_store::Synchronous;
 use serde::Deserialize;
 
@@ -18,6 +18,9 @@ pub struct ConfigFile {
     pub server: ServerSection,
     pub store: StoreSection,
     pub ingest: IngestSection,
+    pub syslog: SyslogSection,
+    /// Custom access-log formats: name = nginx `log_format` string.
+    pub log_formats: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,17 +58,41 @@ pub struct IngestSection {
     pub max_line_bytes: usize,
     pub max_event_age: String,
     pub max_event_future: String,
+    pub trusted_proxies: Vec<String>,
+    pub client_ip_headers: Vec<String>,
+    pub csp_max_body_bytes: usize,
+    pub csp_requests_per_minute: u32,
 }
 
 impl Default for IngestSection {
     fn default() -> Self {
+        let limits = Limits::default();
         IngestSection {
-            max_body_bytes: 10 << 20,
-            max_decompressed_bytes: 10 << 20,
+            max_body_bytes: limits.max_body_bytes,
+            max_decompressed_bytes: limits.max_decompressed_bytes,
             max_line_bytes: 64 << 10,
             max_event_age: "7d".into(),
             max_event_future: "5m".into(),
+            trusted_proxies: Vec::new(),
+            client_ip_headers: vec!["x-forwarded-for".into(), "forwarded".into()],
+            csp_max_body_bytes: limits.csp_max_body_bytes,
+            csp_requests_per_minute: limits.csp_requests_per_minute,
         }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyslogSection {
+    pub udp: String,
+    pub tcp: String,
+    pub format: String,
+    pub max_message_bytes: usize,
+}
+
+impl Default for SyslogSection {
+    fn default() -> Self {
+        SyslogSection { udp: "127.0.0.1:5514".into(), tcp: "127.0.0.1:5514".into(), format: "auto".into(), max_message_bytes: 64 << 10 }
     }
 }
 
@@ -79,6 +106,9 @@ pub struct Config {
     pub dedup_window: Duration,
     pub limits: Limits,
     pub ingest: IngestConfig,
+    pub client_ip: ClientIpResolver,
+    pub formats: LogFormats,
+    pub syslog: SyslogConfig,
 }
 
 /// The file's template, written by `rampart init`; every value is the default.
@@ -110,9 +140,41 @@ max_line_bytes = 65536
 # Live events must have @timestamp within [now - max_event_age, now + max_event_future].
 max_event_age = "7d"
 max_event_future = "5m"
+# Proxies in front of the shop (CDN, load balancer) as CIDRs, e.g. ["173.245.48.0/20", "10.0.0.0/8"].
+# When a request or log line comes from one of them, the client is read from the headers (or log
+# variables) below: X-Forwarded-For and Forwarded take the rightmost address that is not a trusted
+# proxy. Headers from any other peer are ignored, since anyone can forge them.
+trusted_proxies = []
+# Where the client is, tried in order: header names (cf-connecting-ip, true-client-ip, x-real-ip
+# ...), or an access-log variable as "$name". Single-address headers are only as trustworthy as
+# the proxy that sets them: list them only if every trusted proxy overwrites them.
+client_ip_headers = ["x-forwarded-for", "forwarded"]
+# POST /v1/csp-reports/{site} takes no token: its body cap and per-client budget.
+csp_max_body_bytes = 65536
+csp_requests_per_minute = 60
+
+[syslog]
+# Syslog (RFC 5424 and RFC 3164) carrying access-log lines or JSON events. TCP takes
+# octet-counted or newline-framed messages. An empty address turns that transport off.
+udp = "127.0.0.1:5514"
+tcp = "127.0.0.1:5514"
+# "auto" detects each message (JSON event, nginx-json, a [log_formats] format, combined, common);
+# or name one format.
+format = "auto"
+max_message_bytes = 65536
+
+[log_formats]
+# Custom access-log formats in nginx log_format syntax, usable as POST /v1/logs/{name},
+# --format NAME and [syslog] format. For example:
+# main = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"'
 "#;
 
 impl Config {
+    /// The built-in defaults, ignoring any file and environment (`rampart demo`).
+    pub fn defaults() -> Result<Config> {
+        ConfigFile::default().validate()
+    }
+
     /// Reads `path` (or `./rampart.toml` when present), applies `RAMPART_*` overrides and
     /// `--data`, and validates.
     pub fn load(path: Option<&Path>, data_dir: Option<&Path>) -> Result<Config> {
@@ -149,13 +211,56 @@ impl ConfigFile {
         if i.max_body_bytes == 0 || i.max_decompressed_bytes == 0 || i.max_line_bytes == 0 {
             bail!("ingest: the byte limits must be above 0");
         }
+        let trusted = i
+            .trusted_proxies
+            .iter()
+            .map(|cidr| {
+                cidr.parse::<ipnet::IpNet>()
+                    .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| anyhow::anyhow!("ingest.trusted_proxies: `{cidr}` is not a CIDR like 10.0.0.0/8 or an address"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let sources = i
+            .client_ip_headers
+            .iter()
+            .map(|h| ClientIpSource::parse(h).map_err(|e| anyhow::anyhow!("ingest.client_ip_headers: {e}")))
+            .collect::<Result<Vec<_>>>()?;
+        let formats = LogFormats::new(self.log_formats.clone()).context("[log_formats]")?;
+        let address = |name: &str, text: &str| -> Result<Option<SocketAddr>> {
+            if text.is_empty() {
+                return Ok(None);
+            }
+            text.parse().map(Some).with_context(|| format!("{name}: `{text}` is not an address like 127.0.0.1:5514 (or \"\" for off)"))
+        };
+        let syslog_format = match self.syslog.format.as_str() {
+            "auto" => None,
+            name => Some(
+                formats
+                    .get(name)
+                    .with_context(|| format!("syslog.format: no format is named `{name}`; known: auto, {}", formats.names().join(", ")))?,
+            ),
+        };
+        let syslog = SyslogConfig {
+            udp: address("syslog.udp", &self.syslog.udp)?,
+            tcp: address("syslog.tcp", &self.syslog.tcp)?,
+            format: syslog_format,
+            max_message_bytes: self.syslog.max_message_bytes.max(1),
+        };
         Ok(Config {
+            client_ip: ClientIpResolver::new(trusted, sources),
+            formats,
+            syslog,
             listen,
             data_dir: self.store.data_dir,
             synchronous: self.store.synchronous,
             retention: Duration::from_secs(u64::from(self.store.retention_days) * 86_400),
             dedup_window: duration("store.dedup_window", &self.store.dedup_window)?,
-            limits: Limits { max_body_bytes: i.max_body_bytes, max_decompressed_bytes: i.max_decompressed_bytes },
+            limits: Limits {
+                max_body_bytes: i.max_body_bytes,
+                max_decompressed_bytes: i.max_decompressed_bytes,
+                csp_max_body_bytes: i.csp_max_body_bytes,
+                csp_requests_per_minute: i.csp_requests_per_minute,
+            },
             ingest: IngestConfig {
                 max_line_bytes: i.max_line_bytes,
                 max_event_age: duration("ingest.max_event_age", &i.max_event_age)?,
@@ -224,5 +329,32 @@ mod tests {
         let file: ConfigFile = toml::from_str("[server]\nlisten = \"localhost\"").unwrap();
         assert!(file.validate().unwrap_err().to_string().contains("server.listen"));
         assert!(toml::from_str::<ConfigFile>("[store]\nsynchronous = \"sometimes\"").is_err());
+        for (text, key) in [
+            ("[ingest]\ntrusted_proxies = [\"10.0.0.0/33\"]", "ingest.trusted_proxies"),
+            ("[ingest]\nclient_ip_headers = [\"bad header\"]", "ingest.client_ip_headers"),
+            ("[syslog]\nudp = \"nowhere\"", "syslog.udp"),
+            ("[syslog]\nformat = \"apache9\"", "syslog.format"),
+            ("[log_formats]\nmain = \"$a$b\"", "log_formats"),
+        ] {
+            let error = format!("{:#}", toml::from_str::<ConfigFile>(text).unwrap().validate().unwrap_err());
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn proxies_formats_and_syslog() {
+        let text = "[ingest]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\nclient_ip_headers = [\"cf-connecting-ip\", \"$realip\"]\n\
+                    [syslog]\nudp = \"\"\nformat = \"main\"\n[log_formats]\nmain = '$remote_addr [$time_local] $status'";
+        let config = toml::from_str::<ConfigFile>(text).unwrap().validate().unwrap();
+        assert!(config.client_ip.is_trusted("192.0.2.1".parse().unwrap()));
+        assert!(config.client_ip.is_trusted("10.1.2.3".parse().unwrap()));
+        assert_eq!(
+            config.client_ip.sources(),
+            &[ClientIpSource::Header("cf-connecting-ip".into()), ClientIpSource::LogField("realip".into())]
+        );
+        assert_eq!(config.syslog.udp, None);
+        assert_eq!(config.syslog.tcp, Some("127.0.0.1:5514".parse().unwrap()));
+        assert_eq!(config.syslog.format.as_ref().map(|f| f.name().to_owned()), Some("main".to_owned()));
+        assert!(config.formats.get("main").is_some());
     }
 }

@@ -54,6 +54,13 @@ impl DataDir {
         Ok(true)
     }
 
+    /// Where `ingest --follow` keeps offsets and file identities (created 0700 when missing).
+    pub fn follow_dir(&self) -> Result<PathBuf> {
+        let dir = self.root.join("follow");
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+
     /// The card-fingerprint key; an empty or absent directory is set up first.
     pub fn open_key(&self) -> Result<Vec<u8>> {
         if self.is_empty()? {

@@ -3,6 +3,9 @@
 mod cmd;
 mod config;
 mod datadir;
+mod follow;
+mod generate;
+mod sink;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +28,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a server on a temporary data directory, fed live with generated shop traffic and attacks.
+    Demo(cmd::demo::Args),
     /// Write a commented ./rampart.toml and create the data directory with its secret key.
     Init(cmd::init::Args),
     /// Run the HTTP API on the embedded store.
@@ -38,6 +43,12 @@ enum Command {
     /// Measure ingestion and storage throughput on this machine.
     #[command(subcommand)]
     Bench(cmd::bench::Command),
+    /// Write seeded shop traffic with ground-truth labels: access.log, events.ndjson, truth.json.
+    Generate(cmd::generate::Args),
+    /// Read log files (access logs, NDJSON events) as fast as possible, keeping their timestamps.
+    Replay(cmd::replay::Args),
+    /// Tail a log file into Rampart, surviving rotation and restarts: `ingest --follow FILE --format F`.
+    Ingest(cmd::ingest::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,11 +59,15 @@ fn main() -> ExitCode {
         .init();
     let global = cmd::Global { data: cli.data, config: cli.config };
     let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(&global, args),
         Command::Init(args) => cmd::init::run(&global, args),
         Command::Serve(args) => cmd::serve::run(&global, args),
         Command::Token(command) => cmd::token::run(&global, command),
         Command::Events(command) => cmd::events::run(&global, command),
         Command::Bench(command) => cmd::bench::run(&global, command),
+        Command::Generate(args) => cmd::generate::run(args),
+        Command::Replay(args) => cmd::replay::run(&global, args),
+        Command::Ingest(args) => cmd::ingest::run(&global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

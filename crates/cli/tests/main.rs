@@ -35,6 +35,9 @@ impl Server {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .current_dir(dir)
             .env("RUST_LOG", "debug")
+            // Tests run side by side: each server takes its own syslog ports.
+            .env("RAMPART_SYSLOG__UDP", "127.0.0.1:0")
+            .env("RAMPART_SYSLOG__TCP", "127.0.0.1:0")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -272,4 +275,116 @@ fn token_cli_lists_revokes_and_rejects_bad_input() {
     let list = String::from_utf8(rampart(dir.path(), &["token", "list"]).stdout).unwrap();
     assert!(list.lines().any(|l| l.starts_with("sender") && l.contains("revoked")), "{list}");
     assert_eq!(rampart(dir.path(), &["token", "revoke", "nobody"]).status.code(), Some(1));
+}
+
+/// A `combined` line; `time` is `$time_local` without the seconds (`03/Mar/2024:10:00`).
+fn combined(i: usize, time: &str) -> String {
+    format!(r#"203.0.113.{} - - [{time}:{:02} +0000] "GET /item/{i}?ref=x HTTP/1.1" 200 {i} "-" "Mozilla/5.0""#, i % 250 + 1, i % 60)
+}
+
+fn search_count(server: &Server, token: &str, query: &str) -> usize {
+    let mut response = ureq::get(&format!("{}/v1/events?limit=1000&q={query}", server.url))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    body["items"].as_array().unwrap().len()
+}
+
+#[test]
+fn replay_keeps_old_timestamps_and_recognizes_a_second_run() {
+    let (dir, _) = setup();
+    let mut text: String = (0..2500).map(|i| combined(i, "03/Mar/2024:10:00") + "\n").collect();
+    text.push_str("this is not an access log line\n");
+    text.push_str(&combined(9999, "03/Mar/2024:10:00").replace("ref=x", "card=4111111111111111"));
+    let file = dir.path().join("access.log");
+    std::fs::write(&file, &text).unwrap();
+    let out = rampart(dir.path(), &["replay", "access.log", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((summary["lines"].as_u64(), summary["stored"].as_u64(), summary["rejected"].as_u64()), (Some(2502), Some(2501), Some(1)));
+    assert_eq!(summary["samples"][0]["line"], 2501);
+    assert_eq!(summary["rejected_by_code"]["invalid_line"], 1);
+    let again = rampart(dir.path(), &["replay", "access.log", "--format", "combined", "--json"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!((again["stored"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(2501)));
+    let out = rampart(dir.path(), &["events", "search", "url.path:/item/9999", "--json"]);
+    let event: serde_json::Value = serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(event["@timestamp"], "2024-03-03T10:00:39.000Z");
+    assert_eq!(event["url"]["query"], "card=411111******1111");
+    for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert!(!String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains("4111111111111111"), "{}", path.display());
+        }
+    }
+    let bad = rampart(dir.path(), &["replay", "access.log", "--format", "apache9"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no format is named `apache9`"));
+}
+
+#[test]
+fn follow_survives_rotation_and_restarts_without_loss_or_repeats() {
+    let (dir, ingest) = setup();
+    let out = rampart(dir.path(), &["token", "create", "--name", "reader", "--role", "analyst"]);
+    let reader = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let server = Server::start(dir.path(), free_port(), &dir.path().join("serve.log"));
+    // The live window takes the last minute (the seconds come from the line number).
+    let today = {
+        let t = time::OffsetDateTime::now_utc() - Duration::from_secs(60);
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        format!("{:02}/{}/{}:{:02}:{:02}", t.day(), MONTHS[t.month() as usize - 1], t.year(), t.hour(), t.minute())
+    };
+    let log = dir.path().join("access.log");
+    let append = |path: &Path, range: std::ops::Range<usize>| {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        for i in range {
+            writeln!(file, "{}", combined(i, &today)).unwrap();
+        }
+    };
+    // The follower keeps its state in its own data directory.
+    let follower_home = tempfile::tempdir().unwrap();
+    let start_follower = || {
+        Command::new(BIN)
+            .args(["--data", follower_home.path().to_str().unwrap(), "ingest", "--follow", log.to_str().unwrap(), "--format", "combined"])
+            .args(["--to", &server.url, "--token", &ingest])
+            .current_dir(dir.path())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while search_count(&server, &reader, "event.dataset:access_log") < n {
+            assert!(Instant::now() < deadline, "expected {n} events");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    append(&log, 0..100);
+    let mut follower = start_follower();
+    wait_for(100);
+    // Rotation by rename, with lines written to the old file just before it.
+    append(&log, 100..120);
+    std::fs::rename(&log, dir.path().join("access.log.1")).unwrap();
+    append(&dir.path().join("access.log.1"), 120..130);
+    append(&log, 130..150);
+    wait_for(150);
+    // Killed hard, the follower misses lines written meanwhile and a copytruncate rotation.
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+    append(&log, 150..170);
+    std::fs::copy(&log, dir.path().join("access.log.1")).unwrap();
+    std::fs::write(&log, "").unwrap();
+    append(&log, 170..200);
+    let mut follower = start_follower();
+    wait_for(200);
+    std::thread::sleep(Duration::from_millis(1500));
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+    // Every line exactly once.
+    for i in [0, 99, 119, 125, 149, 160, 169, 170, 199] {
+        assert_eq!(search_count(&server, &reader, &format!("url.path:/item/{i}")), 1, "line {i}");
+    }
+    assert_eq!(search_count(&server, &reader, "event.dataset:access_log"), 200);
+    server.stop();
 }

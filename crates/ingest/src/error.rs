@@ -29,7 +29,7 @@ pub enum BodyError {
 }
 
 /// Why one record was refused, in the API's `errors` list.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordError {
     /// 1-based line for NDJSON, the element's 0-based index for a JSON array.
     pub line: usize,
@@ -40,7 +40,7 @@ pub struct RecordError {
 }
 
 /// Stable codes of refused records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -54,6 +54,8 @@ pub enum ErrorCode {
     LineTooLong,
     /// A live event whose time is outside the accepted window.
     TimestampOutOfRange,
+    /// A log line that does not fit its format.
+    InvalidLine,
 }
 
 impl ErrorCode {
@@ -65,6 +67,7 @@ impl ErrorCode {
             ErrorCode::InvalidField => "invalid_field",
             ErrorCode::LineTooLong => "line_too_long",
             ErrorCode::TimestampOutOfRange => "timestamp_out_of_range",
+            ErrorCode::InvalidLine => "invalid_line",
         }
     }
 }

@@ -24,13 +24,24 @@
 //! ```
 #![deny(missing_docs)]
 
+mod access;
 mod body;
+mod client_ip;
+mod csp;
 mod error;
 mod json;
 mod pan;
 mod pipeline;
+mod syslog;
 
+pub use access::{
+    ACCESS_LOG_DATASET, AccessLogError, AccessRecord, BUILTIN_FORMATS, LineError, LineFormat, LogFormat, LogFormats, OtherValue, Variable,
+    parse_json_line, record_from_json,
+};
 pub use body::{Format, decode_body};
+pub use client_ip::{ClientIpResolver, ClientIpSource, ResolvedClient};
+pub use csp::{CspError, CspLimits, CspOutcome, parse_csp_reports, valid_site};
 pub use error::{BodyError, ErrorCode, RecordError};
-pub use pan::{CardProtector, MaskedPan, mask_pans};
-pub use pipeline::{Batch, IngestConfig, Ingestor};
+pub use pan::{CardProtector, MaskedPan, mask_pans, may_contain_pan};
+pub use pipeline::{Batch, IngestConfig, Ingestor, LineIds, RejectSample, derived_event_id};
+pub use syslog::{FrameDecoder, FrameError, SyslogError, SyslogFormat, SyslogMessage, parse_syslog};

@@ -58,6 +58,49 @@ pub fn mask_pans(text: &str) -> Option<(String, Vec<MaskedPan>)> {
     Some((out, found))
 }
 
+/// Whether `bytes` holds a run of at least 13 digits (in groups joined by single spaces or
+/// dashes): the cheap test that lets a line with no possible card number skip [`mask_pans`]. It
+/// allocates nothing and skips eight digit-free bytes at a time.
+pub fn may_contain_pan(bytes: &[u8]) -> bool {
+    let mut digits = 0usize; // digits in the current run
+    let mut i = 0;
+    while i < bytes.len() {
+        if digits == 0 {
+            // Outside a run, jump over words without any digit.
+            while let Some(chunk) = bytes.get(i..i + 8) {
+                let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+                if has_digit_byte(word) {
+                    break;
+                }
+                i += 8;
+            }
+            if i >= bytes.len() {
+                return false;
+            }
+        }
+        let b = bytes[i];
+        if b.is_ascii_digit() {
+            digits += 1;
+            if digits >= MIN_DIGITS {
+                return true;
+            }
+        } else if !(digits > 0 && matches!(b, b' ' | b'-') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+            digits = 0;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether any byte of `word` is an ASCII digit (the "has less than" bit trick on `word ^ '0'`,
+/// exact for existence).
+fn has_digit_byte(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * u64::from(b'0'));
+    x.wrapping_sub(ONES * 10) & !x & HIGHS != 0
+}
+
 /// A maximal run of digit groups joined by single spaces or dashes.
 struct DigitRun {
     /// Byte ranges of the digit groups.
@@ -201,10 +244,21 @@ impl CardProtector {
         let mut first = None;
         mask_value(record, &mut first);
         let (Some(pan), Value::Object(map)) = (first, record) else { return };
-        let fingerprint = self.fingerprint(&pan.digits);
-        set_missing(map, fields::PAYMENT_CARD_FINGERPRINT, fingerprint);
-        set_missing(map, fields::PAYMENT_CARD_BIN, pan.bin);
-        set_missing(map, fields::PAYMENT_CARD_LAST4, pan.last4);
+        self.add_card_fields_to(map, &pan);
+    }
+
+    /// Sets `payment.card.fingerprint`, `.bin` and `.last4` of `record` from `pan`, where the
+    /// record has none of its own.
+    pub(crate) fn add_card_fields(&self, record: &mut Value, pan: &MaskedPan) {
+        if let Value::Object(map) = record {
+            self.add_card_fields_to(map, pan);
+        }
+    }
+
+    fn add_card_fields_to(&self, map: &mut Map<String, Value>, pan: &MaskedPan) {
+        set_missing(map, fields::PAYMENT_CARD_FINGERPRINT, self.fingerprint(&pan.digits));
+        set_missing(map, fields::PAYMENT_CARD_BIN, pan.bin.clone());
+        set_missing(map, fields::PAYMENT_CARD_LAST4, pan.last4.clone());
     }
 }
 
@@ -316,6 +370,32 @@ mod tests {
             "",
         ] {
             assert_eq!(mask_pans(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_quick_test_agrees_with_the_masker() {
+        for text in
+            ["4111111111111111", "x 4111 1111 1111 1111 y", "41111111-11111111", "order 123456789012", "1-2-3-4-5-6-7-8-9-0-1-2", ""]
+        {
+            let expected = text.bytes().filter(u8::is_ascii_digit).count() >= MIN_DIGITS;
+            assert_eq!(may_contain_pan(text.as_bytes()), expected, "{text}");
+        }
+        // Long digit-free stretches are skipped word by word; runs across word borders count.
+        let line = format!("{}4111111111111111", "GET /abcdefgh?".repeat(5));
+        assert!(may_contain_pan(line.as_bytes()));
+        assert!(!may_contain_pan(b"10/Oct/2000:13:55:36 -0700 203.0.113.7 \"GET /a HTTP/1.1\" 200 2326"));
+        for pan in TEST_PANS {
+            assert!(may_contain_pan(pan.as_bytes()));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_masked_line_was_flagged(text in "[0-9 a-]{0,64}") {
+            if mask_pans(&text).is_some() {
+                proptest::prop_assert!(may_contain_pan(text.as_bytes()));
+            }
         }
     }
 

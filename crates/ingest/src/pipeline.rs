@@ -7,10 +7,12 @@ use time::OffsetDateTime;
 
 use rampart_model::{Event, FieldError, fields, format_timestamp};
 
+use crate::access::{LineFormat, parse_json_line, record_from_json};
 use crate::body::Format;
+use crate::client_ip::ClientIpResolver;
 use crate::error::{BodyError, ErrorCode, RecordError};
 use crate::json::split_records;
-use crate::pan::CardProtector;
+use crate::pan::{CardProtector, mask_pans, may_contain_pan};
 
 /// Limits and windows of ingestion; `[ingest]` in `rampart.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,12 +49,121 @@ pub struct Batch {
 pub struct Ingestor {
     config: IngestConfig,
     cards: CardProtector,
+    client_ip: ClientIpResolver,
 }
 
 impl Ingestor {
-    /// An ingestor with these limits, masking cards with `cards`.
+    /// An ingestor with these limits, masking cards with `cards`. Log lines take the peer as
+    /// the client until [`Ingestor::with_client_ip`] names trusted proxies.
     pub fn new(config: IngestConfig, cards: CardProtector) -> Ingestor {
-        Ingestor { config, cards }
+        Ingestor { config, cards, client_ip: ClientIpResolver::default() }
+    }
+
+    /// Resolves the client of log lines (and of CSP reports) behind these trusted proxies.
+    pub fn with_client_ip(mut self, client_ip: ClientIpResolver) -> Ingestor {
+        self.client_ip = client_ip;
+        self
+    }
+
+    /// How the client address is found behind proxies.
+    pub fn client_ip(&self) -> &ClientIpResolver {
+        &self.client_ip
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
+    /// Reads a body of log lines in `format`: each line becomes an event or an error, and one
+    /// bad line never stops the rest. With `ids`, the line starting at byte `b` of the body gets
+    /// the event id [`derived_event_id`]`(ids.key, ids.offset + b)`: a line keeps its id however
+    /// the source is cut into bodies, so a resend is recognized as a duplicate.
+    pub fn ingest_lines(&self, format: &LineFormat, body: &[u8], now: OffsetDateTime, live: bool, ids: Option<LineIds>) -> Batch {
+        let mut batch = Batch::default();
+        let mut start = 0u64;
+        for (index, line) in body.split(|&b| b == b'\n').enumerate() {
+            let line_start = start;
+            start += line.len() as u64 + 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let number = index + 1;
+            let id = ids.map(|ids| derived_event_id(ids.key, ids.offset.saturating_add(line_start)));
+            match self.ingest_line(format, number, line, now, live, id) {
+                Ok(event) => batch.events.push(event),
+                Err(error) => batch.errors.push(error),
+            }
+        }
+        batch
+    }
+
+    /// Reads one log line (without its newline). `line` numbers it in errors; `id`, when given,
+    /// becomes the event id unless the line carries one. Invalid UTF-8 is replaced by U+FFFD
+    /// rather than refused: attack payloads often carry raw bytes, and the line is evidence.
+    pub fn ingest_line(
+        &self,
+        format: &LineFormat,
+        line: usize,
+        raw: &[u8],
+        now: OffsetDateTime,
+        live: bool,
+        id: Option<String>,
+    ) -> Result<Event, RecordError> {
+        if raw.len() > self.config.max_line_bytes {
+            return Err(RecordError {
+                line,
+                code: ErrorCode::LineTooLong,
+                message: format!("the line is longer than {} bytes (ingest.max_line_bytes)", self.config.max_line_bytes),
+            });
+        }
+        let invalid = |reason: String| RecordError { line, code: ErrorCode::InvalidLine, message: reason };
+        let text = String::from_utf8_lossy(raw);
+        // Masking comes first, so no later step (nor an error message) can see a card number.
+        let masked = if may_contain_pan(text.as_bytes()) { mask_pans(&text) } else { None };
+        let (safe_line, first_pan) = match &masked {
+            Some((masked, pans)) => (masked.as_str(), pans.first()),
+            None => (&*text, None),
+        };
+        let mut record = match format {
+            LineFormat::Events => {
+                let mut record: Value = serde_json::from_str(&text).map_err(|error| RecordError {
+                    line,
+                    code: ErrorCode::InvalidJson,
+                    message: format!("not a JSON object: {} at column {}", json_category(&error), error.column()),
+                })?;
+                if let (Some(id), Value::Object(map)) = (id, &mut record)
+                    && !map.contains_key(fields::EVENT_ID)
+                    && map.get("event").and_then(|e| e.get("id")).is_none()
+                {
+                    map.insert(fields::EVENT_ID.to_owned(), Value::String(id));
+                }
+                return self.record_to_event(line, record, now, live);
+            }
+            LineFormat::NginxJson => {
+                // Parsed before masking: a card number logged as a bare JSON number would not
+                // survive masking of the text. The fields are masked below instead.
+                let map = parse_json_line(&text).map_err(|error| invalid(error.reason))?;
+                let mut record = record_from_json(safe_line, &map).map_err(|error| invalid(error.reason))?;
+                record.resolve_client(&self.client_ip);
+                Value::Object(record.to_fields())
+            }
+            LineFormat::Text(format) => {
+                let mut record = format.parse_line(safe_line).map_err(|error| invalid(error.reason))?;
+                record.resolve_client(&self.client_ip);
+                Value::Object(record.to_fields())
+            }
+        };
+        self.cards.protect(&mut record);
+        if let Some(pan) = first_pan {
+            self.cards.add_card_fields(&mut record, pan);
+        }
+        if let (Some(id), Value::Object(map)) = (id, &mut record) {
+            map.insert(fields::EVENT_ID.to_owned(), Value::String(id));
+        }
+        let event = Event::from_json_at(record, now).map_err(|error| field_error(line, &error))?;
+        self.finish(line, event, now, live)
     }
 
     /// Parses a live body received at `now`: every record is masked, validated and checked
@@ -83,7 +194,12 @@ impl Ingestor {
         }
         // Masking comes first, so no later step (nor an error message) can see a card number.
         self.cards.protect(&mut record);
-        let mut event = Event::from_json_at(record, now).map_err(|error| field_error(line, &error))?;
+        let event = Event::from_json_at(record, now).map_err(|error| field_error(line, &error))?;
+        self.finish(line, event, now, live)
+    }
+
+    /// The live-time window and the ingest time, common to every source.
+    fn finish(&self, line: usize, mut event: Event, now: OffsetDateTime, live: bool) -> Result<Event, RecordError> {
         if live {
             let t = event.timestamp();
             if t < now - self.config.max_event_age || t > now + self.config.max_event_future {
@@ -101,6 +217,63 @@ impl Ingestor {
         }
         event.set(fields::EVENT_INGESTED, Value::String(format_timestamp(now)));
         Ok(event)
+    }
+}
+
+/// Where the lines of a body sit in their source, for stable event ids: the source's key and
+/// the byte offset of the body's first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineIds {
+    /// Names the source: a file's fingerprint, a client's `Idempotency-Key`.
+    pub key: u64,
+    /// Byte offset of the body in the source.
+    pub offset: u64,
+}
+
+/// A stable event id for the record at `position` of a source identified by `key` (a file's
+/// identity and byte offset, a request's `Idempotency-Key` and line number): reading the same
+/// record again gives the same id, which the store recognizes as a duplicate.
+pub fn derived_event_id(key: u64, position: u64) -> String {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&key.to_le_bytes());
+    bytes[8..].copy_from_slice(&position.to_le_bytes());
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes))
+}
+
+/// Refused records of a long-running source: counts by code and the first few, with reasons,
+/// for the operator (no record content is kept).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RejectSample {
+    /// Refused records by code.
+    pub counts: std::collections::BTreeMap<&'static str, u64>,
+    /// The first refused records.
+    pub samples: Vec<RecordError>,
+}
+
+impl RejectSample {
+    /// How many refused records keep their reason.
+    pub const KEEP: usize = 20;
+
+    /// Counts a refused record, keeping it while there is room.
+    pub fn add(&mut self, error: RecordError) {
+        *self.counts.entry(error.code.as_str()).or_default() += 1;
+        if self.samples.len() < Self::KEEP {
+            self.samples.push(error);
+        }
+    }
+
+    /// All refused records.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+fn json_category(error: &serde_json::Error) -> &'static str {
+    match error.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "wrong type",
+        serde_json::error::Category::Eof => "unexpected end",
     }
 }
 
@@ -175,6 +348,76 @@ mod tests {
         assert_eq!(ok.events.len(), 1);
         let late = ingestor().ingest(Format::Json, br#"{"@timestamp":"2026-11-22T10:06:00Z"}"#, now());
         assert_eq!(codes(&late), vec![(1, "timestamp_out_of_range")]);
+    }
+
+    fn combined() -> LineFormat {
+        crate::LogFormats::default().get("combined").unwrap()
+    }
+
+    #[test]
+    fn access_lines_become_web_request_events() {
+        let body: Vec<u8> = [
+            &b"203.0.113.7 - - [22/Nov/2026:09:59:58 +0000] \"GET /pay?card=4111-1111-1111-1111 HTTP/1.1\" 200 12 \"-\" \"curl/8\"\r\n"[..],
+            &b"\n"[..],
+            &b"garbage line\n"[..],
+            &b"203.0.113.8 - - [22/Nov/2026:09:59:59 +0000] \"GET /\xff HTTP/1.1\" 404 0 \"-\" \"-\"\n"[..],
+            &b"203.0.113.9 - - [01/Jan/2020:00:00:00 +0000] \"GET / HTTP/1.1\" 200 0 \"-\" \"-\""[..],
+        ]
+        .concat();
+        let batch = ingestor().ingest_lines(&combined(), &body, now(), true, None);
+        assert_eq!(codes(&batch), vec![(3, "invalid_line"), (5, "timestamp_out_of_range")]);
+        assert_eq!(batch.events.len(), 2);
+        let event = &batch.events[0];
+        assert_eq!(event.get_str("url.query"), Some("card=411111******1111"));
+        assert!(!event.to_json_string().contains("4111-1111-1111-1111"));
+        assert_eq!(event.get_str("payment.card.last4"), Some("1111"));
+        assert_eq!(event.get_str("event.action"), Some("web_request"));
+        assert_eq!(event.get_str("@timestamp"), Some("2026-11-22T09:59:58.000Z"));
+        // Invalid UTF-8 is kept as U+FFFD: the line is evidence.
+        assert_eq!(batch.events[1].get_str("url.path"), Some("/\u{fffd}"));
+        // Replays skip the live window.
+        assert_eq!(ingestor().ingest_lines(&combined(), &body, now(), false, None).events.len(), 3);
+    }
+
+    #[test]
+    fn derived_ids_make_resends_recognizable() {
+        let body = b"{\"event.action\":\"login\"}\n{\"event.id\":\"mine\"}\n";
+        let ids = |key, offset| Some(LineIds { key, offset });
+        let first = ingestor().ingest_lines(&LineFormat::Events, body, now(), true, ids(7, 0));
+        let again = ingestor().ingest_lines(&LineFormat::Events, body, now(), true, ids(7, 0));
+        let other = ingestor().ingest_lines(&LineFormat::Events, body, now(), true, ids(8, 0));
+        assert_eq!(first.events[0].id(), again.events[0].id());
+        assert_ne!(first.events[0].id(), other.events[0].id());
+        assert_eq!(first.events[0].id(), derived_event_id(7, 0));
+        // The second line sent on its own, at its offset, keeps its id.
+        let second = br#"{"event.action":"x"}"#;
+        let alone = ingestor().ingest_lines(&LineFormat::Events, second, now(), true, ids(7, 25));
+        let together = ingestor().ingest_lines(&LineFormat::Events, &[&body[..25], &second[..]].concat(), now(), true, ids(7, 0));
+        assert_eq!(alone.events[0].id(), together.events[1].id());
+        assert_eq!(first.events[1].id(), "mine");
+        let random = ingestor().ingest_lines(&LineFormat::Events, body, now(), true, None);
+        assert_ne!(random.events[0].id(), first.events[0].id());
+    }
+
+    #[test]
+    fn nginx_json_cards_are_masked_even_as_numbers() {
+        let line = br#"{"time_iso8601":"2026-11-22T09:59:00+00:00","remote_addr":"203.0.113.7","request":"GET /?c=4111111111111111 HTTP/1.1","status":200,"card":4242424242424242}"#;
+        let event = ingestor().ingest_line(&LineFormat::NginxJson, 1, line, now(), true, None).unwrap();
+        let text = event.to_json_string();
+        assert!(!text.contains("4111111111111111") && !text.contains("4242424242424242"), "{text}");
+        assert_eq!(event.get_str("nginx.card"), Some("424242******4242"));
+        // Either card may come first; its details are filled in.
+        assert!(matches!(event.get_str("payment.card.bin"), Some("411111" | "424242")));
+    }
+
+    #[test]
+    fn reject_samples_are_bounded() {
+        let mut sample = RejectSample::default();
+        for line in 0..100 {
+            sample.add(RecordError { line, code: ErrorCode::InvalidLine, message: "x".into() });
+        }
+        assert_eq!(sample.total(), 100);
+        assert_eq!(sample.samples.len(), RejectSample::KEEP);
     }
 
     #[test]

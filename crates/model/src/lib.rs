@@ -43,4 +43,4 @@ pub use event::{Event, new_event_id};
 pub use money::{Currency, Money};
 pub use query::{Comparison, Query, Term, TermOp};
 pub use role::{Permission, Role};
-pub use time::{MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR, format_timestamp, parse_duration, parse_timestamp};
+pub use time::{MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR, format_timestamp, parse_duration, parse_rfc3339, parse_timestamp};

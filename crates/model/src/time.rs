@@ -16,7 +16,7 @@ pub const MAX_TIMESTAMP_YEAR: i32 = 2200;
 /// years outside [`MIN_TIMESTAMP_YEAR`]..[`MAX_TIMESTAMP_YEAR`].
 pub fn parse_timestamp(value: &serde_json::Value) -> Option<OffsetDateTime> {
     let parsed = match value {
-        serde_json::Value::String(s) => OffsetDateTime::parse(s, &Rfc3339).ok()?,
+        serde_json::Value::String(s) => return parse_rfc3339(s),
         serde_json::Value::Number(n) => {
             let millis = if let Some(i) = n.as_i64() {
                 if i.abs() < 100_000_000_000 { i.checked_mul(1000)? } else { i }
@@ -35,6 +35,15 @@ pub fn parse_timestamp(value: &serde_json::Value) -> Option<OffsetDateTime> {
         }
         _ => return None,
     };
+    let utc = parsed.to_offset(UtcOffset::UTC);
+    let utc = utc.replace_nanosecond(utc.millisecond() as u32 * 1_000_000).ok()?;
+    (MIN_TIMESTAMP_YEAR..MAX_TIMESTAMP_YEAR).contains(&utc.year()).then_some(utc)
+}
+
+/// Parses an RFC 3339 timestamp string, with the same rounding and year range as
+/// [`parse_timestamp`].
+pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
+    let parsed = OffsetDateTime::parse(text, &Rfc3339).ok()?;
     let utc = parsed.to_offset(UtcOffset::UTC);
     let utc = utc.replace_nanosecond(utc.millisecond() as u32 * 1_000_000).ok()?;
     (MIN_TIMESTAMP_YEAR..MAX_TIMESTAMP_YEAR).contains(&utc.year()).then_some(utc)

@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use prometheus_client::registry::Registry;
-use rampart_ingest::Ingestor;
+use rampart_ingest::{Ingestor, LogFormats};
 use rampart_store::Store;
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
 use crate::metrics::{RequestLabels, ServerMetrics};
+use crate::rate_limit::RateLimiter;
 use crate::routes;
 
 /// Caps on request bodies (`[ingest]` in `rampart.toml`).
@@ -26,11 +27,15 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest body after decompression.
     pub max_decompressed_bytes: usize,
+    /// Largest CSP report body (browsers send a few kilobytes).
+    pub csp_max_body_bytes: usize,
+    /// CSP report requests one client address may send per minute.
+    pub csp_requests_per_minute: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: 10 << 20, max_decompressed_bytes: 10 << 20 }
+        Limits { max_body_bytes: 10 << 20, max_decompressed_bytes: 10 << 20, csp_max_body_bytes: 64 << 10, csp_requests_per_minute: 60 }
     }
 }
 
@@ -47,6 +52,28 @@ pub struct AppState {
     pub metrics: ServerMetrics,
     /// Every metric, for `/metrics`.
     pub registry: Arc<Registry>,
+    /// Access-log formats `POST /v1/logs/{format}` knows.
+    pub formats: Arc<LogFormats>,
+    /// Per-address budget of the unauthenticated CSP endpoint.
+    pub csp_limiter: Arc<RateLimiter>,
+}
+
+impl AppState {
+    /// A state with fresh metrics, registered in `registry` together with whatever the caller
+    /// registered there before (the store's metrics).
+    pub fn new(store: Arc<dyn Store>, ingestor: Ingestor, formats: LogFormats, limits: Limits, mut registry: Registry) -> AppState {
+        let metrics = ServerMetrics::default();
+        metrics.register(&mut registry);
+        AppState {
+            store,
+            ingestor: Arc::new(ingestor),
+            limits,
+            metrics,
+            registry: Arc::new(registry),
+            formats: Arc::new(formats),
+            csp_limiter: Arc::new(RateLimiter::per_minute(limits.csp_requests_per_minute)),
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -63,6 +90,8 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(routes::ops::metrics))
         .route("/v1/openapi.json", get(routes::ops::openapi))
         .route("/v1/events", post(routes::events::ingest).get(routes::events::search))
+        .route("/v1/logs/{format}", post(routes::logs::ingest))
+        .route("/v1/csp-reports/{site}", post(routes::csp::report))
         .route("/v1/tokens", get(routes::tokens::list))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -116,7 +145,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    // The peer address is needed to rate-limit the unauthenticated CSP endpoint.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 
 /// Deletes events older than `retention` now and then every `every`, off the async threads.

@@ -24,8 +24,12 @@ mod app;
 pub mod auth;
 mod error;
 mod metrics;
+mod rate_limit;
 mod routes;
+mod syslog;
 
 pub use app::{AppState, Limits, app, serve, spawn_retention};
 pub use error::ApiError;
 pub use metrics::ServerMetrics;
+pub use rate_limit::RateLimiter;
+pub use syslog::{SyslogConfig, SyslogListeners, spawn_syslog};

@@ -1,4 +1,5 @@
-//! The server's Prometheus metrics: events by source and result, requests by route and status.
+//! The server's Prometheus metrics: events by source and result, requests by route and status,
+//! syslog datagrams dropped.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -8,9 +9,9 @@ use prometheus_client::registry::Registry;
 /// Labels of the events counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventLabels {
-    /// Delivery path: `http` (later `syslog`, `file` ...).
+    /// Delivery path: `http`, `logs`, `csp`, `syslog`.
     pub source: &'static str,
-    /// `accepted`, `rejected` or `duplicate`.
+    /// `accepted`, `rejected`, `duplicate`, or for CSP reports `dropped_noise` and `rate_limited`.
     pub result: &'static str,
 }
 
@@ -30,6 +31,8 @@ pub struct ServerMetrics {
     pub events: Family<EventLabels, Counter>,
     /// Requests by route and status class.
     pub requests: Family<RequestLabels, Counter>,
+    /// Syslog datagrams dropped because the store lagged (UDP cannot push back).
+    pub syslog_udp_dropped: Counter,
 }
 
 impl ServerMetrics {
@@ -37,6 +40,11 @@ impl ServerMetrics {
     pub fn register(&self, registry: &mut Registry) {
         registry.register("rampart_events", "Events received, by source and result", self.events.clone());
         registry.register("rampart_http_requests", "HTTP requests, by route and status class", self.requests.clone());
+        registry.register(
+            "rampart_syslog_udp_dropped",
+            "Syslog UDP messages dropped while the store lagged",
+            self.syslog_udp_dropped.clone(),
+        );
     }
 
     /// Counts `n` events of one source and result.

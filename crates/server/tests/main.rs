@@ -9,9 +9,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use prometheus_client::registry::Registry;
-use rampart_ingest::{CardProtector, IngestConfig, Ingestor};
+use rampart_ingest::{CardProtector, ClientIpResolver, ClientIpSource, IngestConfig, Ingestor, LogFormats};
 use rampart_model::Role;
-use rampart_server::{AppState, Limits, ServerMetrics, app, auth};
+use rampart_server::{AppState, Limits, app, auth};
 use rampart_store::{AppendOutcome, NewToken, SearchPage, SearchRequest, SqliteOptions, SqliteStore, Store, StoreError, TokenInfo};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -31,16 +31,14 @@ fn harness() -> Harness {
 }
 
 fn state_with(store: Arc<dyn Store>) -> AppState {
-    let metrics = ServerMetrics::default();
-    let mut registry = Registry::default();
-    metrics.register(&mut registry);
-    AppState {
-        store,
-        ingestor: Arc::new(Ingestor::new(IngestConfig::default(), CardProtector::new(b"test key"))),
-        limits: Limits::default(),
-        metrics,
-        registry: Arc::new(registry),
-    }
+    let trusted =
+        ClientIpResolver::new(vec!["10.0.0.0/8".parse().unwrap()], vec![ClientIpSource::XForwardedFor, ClientIpSource::Forwarded]);
+    let ingestor = Ingestor::new(IngestConfig::default(), CardProtector::new(b"test key")).with_client_ip(trusted);
+    let formats =
+        LogFormats::new([("edge".to_owned(), r#"$remote_addr [$time_local] "$request" $status "$http_x_forwarded_for""#.to_owned())])
+            .unwrap();
+    let limits = Limits { csp_requests_per_minute: 5, ..Limits::default() };
+    AppState::new(store, ingestor, formats, limits, Registry::default())
 }
 
 impl Harness {
@@ -409,4 +407,243 @@ async fn server_errors_say_nothing_internal() {
     assert_eq!(body["error"]["request_id"].as_str().unwrap().len(), 32);
     let (status, body) = send(&state, Request::get("/readyz").body(Body::empty()).unwrap()).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::SERVICE_UNAVAILABLE, json!("unavailable")));
+}
+
+/// `$time_local` of a moment, as nginx writes it.
+fn time_local(t: OffsetDateTime) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!("{:02}/{}/{}:{:02}:{:02}:{:02} +0000", t.day(), MONTHS[t.month() as usize - 1], t.year(), t.hour(), t.minute(), t.second())
+}
+
+fn combined_line(ip: &str, request: &str, status: u16) -> String {
+    format!(r#"{ip} - - [{}] "{request}" {status} 512 "-" "Mozilla/5.0""#, time_local(OffsetDateTime::now_utc()))
+}
+
+impl Harness {
+    async fn post_logs(&self, token: &str, format: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> (StatusCode, Value) {
+        let mut request = Request::post(format!("/v1/logs/{format}")).header(header::AUTHORIZATION, format!("Bearer {token}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(body.into()).unwrap()).await
+    }
+
+    fn stored(&self, query: &str) -> Vec<Value> {
+        let items = self.store.search(&SearchRequest::new(rampart_model::Query::parse(query).unwrap())).unwrap().items;
+        items.iter().map(|e| serde_json::from_str(&e.to_json_string()).unwrap()).collect()
+    }
+}
+
+#[tokio::test]
+async fn access_log_lines_are_ingested_with_per_line_errors() {
+    let h = harness();
+    let token = h.token("ingest", Role::Ingest);
+    let body = format!(
+        "{}\nnot an access log line\n{}\n",
+        combined_line("203.0.113.7", "GET /search?q=%27+OR+1%3D1-- HTTP/1.1", 200),
+        combined_line("203.0.113.8", "GET /.env HTTP/1.1", 404)
+    );
+    let (status, answer) = h.post_logs(&token, "combined", &[("content-type", "text/plain")], body.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!((answer["accepted"].clone(), answer["rejected"].clone()), (json!(2), json!(1)));
+    assert_eq!(answer["errors"][0]["line"], json!(2));
+    assert_eq!(answer["errors"][0]["code"], json!("invalid_line"));
+    let probe = h.stored("url.path:/.env");
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0]["source"]["ip"], json!("203.0.113.8"));
+    assert_eq!(probe[0]["http"]["response"]["status_code"], json!(404));
+    assert_eq!(probe[0]["event"]["dataset"], json!("access_log"));
+    assert_eq!(probe[0]["event"]["original"].as_str().unwrap(), body.lines().nth(2).unwrap());
+
+    // The same body again under an Idempotency-Key is recognized the second time.
+    let keyed = [("idempotency-key", "batch-0001")];
+    assert_eq!(h.post_logs(&token, "combined", &keyed, body.clone()).await.1["accepted"], json!(2));
+    let (status, again) = h.post_logs(&token, "combined", &keyed, body.clone()).await;
+    assert_eq!((status, again["accepted"].clone(), again["duplicates"].clone()), (StatusCode::ACCEPTED, json!(0), json!(2)));
+
+    // gzip, and nothing valid at all.
+    let (status, gz) = h.post_logs(&token, "combined", &[("content-encoding", "gzip")], gzip(body.as_bytes())).await;
+    assert_eq!((status, gz["accepted"].clone()), (StatusCode::ACCEPTED, json!(2)));
+    let (status, bad) = h.post_logs(&token, "common", &[], "garbage\n").await;
+    assert_eq!((status, bad["rejected"].clone()), (StatusCode::BAD_REQUEST, json!(1)));
+}
+
+#[tokio::test]
+async fn log_formats_roles_and_media_types() {
+    let h = harness();
+    let token = h.token("ingest", Role::Ingest);
+    let (status, answer) = h.post_logs(&token, "apache2", &[], "x").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(answer["error"]["code"], json!("unknown_format"));
+    assert!(answer["error"]["message"].as_str().unwrap().contains("combined, common"), "{answer}");
+    assert_eq!(h.post_logs(&token, "combined", &[("content-type", "image/png")], "x").await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let analyst = h.token("analyst", Role::Analyst);
+    assert_eq!(h.post_logs(&analyst, "combined", &[], "x").await.0, StatusCode::FORBIDDEN);
+    let request = Request::post("/v1/logs/combined").body(Body::from("x")).unwrap();
+    assert_eq!(h.send(request).await.0, StatusCode::UNAUTHORIZED);
+    let huge = vec![b'a'; Limits::default().max_body_bytes + 1];
+    assert_eq!(h.post_logs(&token, "combined", &[], huge).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    // NDJSON events and nginx-json through the same endpoint.
+    let (status, answer) = h.post_logs(&token, "jsonl", &[], "{\"event.action\":\"login\"}\n").await;
+    assert_eq!((status, answer["accepted"].clone()), (StatusCode::ACCEPTED, json!(1)));
+    let nginx = format!(
+        r#"{{"time_local":"{}","remote_addr":"198.51.100.2","request":"GET /cart HTTP/2.0","status":200}}"#,
+        time_local(OffsetDateTime::now_utc())
+    );
+    let (status, answer) = h.post_logs(&token, "nginx-json", &[], nginx).await;
+    assert_eq!((status, answer["accepted"].clone()), (StatusCode::ACCEPTED, json!(1)), "{answer}");
+    assert_eq!(h.stored("url.path:/cart")[0]["http"]["version"], json!("2.0"));
+}
+
+#[tokio::test]
+async fn client_ip_comes_from_trusted_proxies_only() {
+    let h = harness();
+    let token = h.token("ingest", Role::Ingest);
+    let now = time_local(OffsetDateTime::now_utc());
+    // The harness trusts 10.0.0.0/8. The client forged the first X-Forwarded-For entry.
+    let behind_cdn = format!(r#"10.0.0.5 [{now}] "GET /via-cdn HTTP/1.1" 200 "127.0.0.1, 203.0.113.50""#);
+    let spoofed = format!(r#"198.51.100.9 [{now}] "GET /direct HTTP/1.1" 200 "203.0.113.99""#);
+    let (status, answer) = h.post_logs(&token, "edge", &[], format!("{behind_cdn}\n{spoofed}\n")).await;
+    assert_eq!((status, answer["accepted"].clone()), (StatusCode::ACCEPTED, json!(2)), "{answer}");
+    let via = &h.stored("url.path:/via-cdn")[0];
+    assert_eq!((via["source"]["ip"].clone(), via["client"]["ip"].clone()), (json!("203.0.113.50"), json!("10.0.0.5")));
+    let direct = &h.stored("url.path:/direct")[0];
+    assert_eq!((direct["source"]["ip"].clone(), direct.get("client").cloned()), (json!("198.51.100.9"), None));
+    // Rules and searches key on the client, never on the CDN.
+    assert_eq!(h.stored("source.ip:203.0.113.50").len(), 1);
+    assert_eq!(h.stored("source.ip:10.0.0.5").len(), 0);
+}
+
+fn csp_request(site: &str, peer: &str, content_type: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Request<Body> {
+    let mut request = Request::post(format!("/v1/csp-reports/{site}")).header(header::CONTENT_TYPE, content_type);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut request = request.body(body.into()).unwrap();
+    let peer: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    request
+}
+
+const LEGACY_REPORT: &str = r#"{"csp-report":{"document-uri":"https://shop.example/checkout","referrer":"","violated-directive":"script-src-elem","effective-directive":"script-src-elem","original-policy":"script-src 'self'; report-uri /csp","disposition":"enforce","blocked-uri":"https://evil.example/skim.js","status-code":200,"script-sample":""}}"#;
+
+#[tokio::test]
+async fn csp_reports_are_stored_without_a_token() {
+    let h = harness();
+    let (status, _) =
+        h.send(csp_request("shop", "198.51.100.7", "application/csp-report", &[("user-agent", "Firefox/131")], LEGACY_REPORT)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let stored = h.stored("event.action:csp_violation");
+    assert_eq!(stored.len(), 1);
+    let report = &stored[0];
+    assert_eq!(report["csp"]["site"], json!("shop"));
+    assert_eq!(report["csp"]["blocked_uri"], json!("https://evil.example/skim.js"));
+    assert_eq!(report["csp"]["effective_directive"], json!("script-src-elem"));
+    assert_eq!(report["url"]["original"], json!("https://shop.example/checkout"));
+    assert_eq!(report["source"]["ip"], json!("198.51.100.7"));
+    assert_eq!(report["user_agent"]["original"], json!("Firefox/131"));
+
+    let reporting_api = r#"[{"type":"csp-violation","age":10,"url":"https://shop.example/cart","user_agent":"Chrome/131","body":{"documentURL":"https://shop.example/cart","blockedURL":"chrome-extension://abc/inject.js","effectiveDirective":"script-src-elem","disposition":"enforce"}},{"type":"csp-violation","url":"https://shop.example/cart","body":{"documentURL":"https://shop.example/cart","blockedURL":"inline","effectiveDirective":"script-src-elem","sample":"var skim=1","disposition":"report"}}]"#;
+    let (status, _) = h.send(csp_request("shop", "198.51.100.8", "application/reports+json", &[], reporting_api)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The extension's report is noise and dropped; the inline script is kept.
+    let stored = h.stored("event.action:csp_violation");
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().any(|r| r["csp"]["sample"] == json!("var skim=1")));
+}
+
+#[tokio::test]
+async fn csp_bad_bodies_get_4xx() {
+    let h = harness();
+    let cases: [(&str, &str, Vec<u8>, StatusCode); 5] = [
+        ("shop", "application/csp-report", b"not json".to_vec(), StatusCode::BAD_REQUEST),
+        ("shop", "text/html", LEGACY_REPORT.as_bytes().to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ("shop", "application/csp-report", "[".repeat(100_000).into_bytes(), StatusCode::PAYLOAD_TOO_LARGE),
+        ("shop", "application/reports+json", "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]".as_bytes().to_vec(), StatusCode::BAD_REQUEST),
+        ("bad site!", "application/csp-report", LEGACY_REPORT.as_bytes().to_vec(), StatusCode::NOT_FOUND),
+    ];
+    for (index, (site, content_type, body, want)) in cases.into_iter().enumerate() {
+        // A fresh address each time, so the rate limit stays out of the way.
+        let (status, answer) =
+            h.send(csp_request(&site.replace(' ', "%20"), &format!("198.51.100.{}", 20 + index), content_type, &[], body)).await;
+        assert_eq!(status, want, "{site} {content_type}: {answer}");
+        assert!(answer["error"]["code"].is_string());
+    }
+    assert_eq!(h.store.count_events().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn csp_rate_limit_keys_on_the_real_client() {
+    let h = harness(); // 5 requests a minute per address
+    for _ in 0..5 {
+        assert_eq!(
+            h.send(csp_request("shop", "198.51.100.30", "application/csp-report", &[], LEGACY_REPORT)).await.0,
+            StatusCode::NO_CONTENT
+        );
+    }
+    let (status, answer) = h.send(csp_request("shop", "198.51.100.30", "application/csp-report", &[], LEGACY_REPORT)).await;
+    assert_eq!((status, answer["error"]["code"].clone()), (StatusCode::TOO_MANY_REQUESTS, json!("rate_limited")));
+    // A spoofed header from an untrusted peer does not buy a new budget.
+    let spoofed = [("x-forwarded-for", "203.0.113.1")];
+    assert_eq!(
+        h.send(csp_request("shop", "198.51.100.30", "application/csp-report", &spoofed, LEGACY_REPORT)).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Behind the trusted CDN, each browser has its own budget and is the event's source.
+    let via_cdn = [("x-forwarded-for", "203.0.113.2")];
+    for _ in 0..5 {
+        assert_eq!(
+            h.send(csp_request("shop", "10.0.0.1", "application/csp-report", &via_cdn, LEGACY_REPORT)).await.0,
+            StatusCode::NO_CONTENT
+        );
+    }
+    let other = [("x-forwarded-for", "203.0.113.3")];
+    assert_eq!(h.send(csp_request("shop", "10.0.0.1", "application/csp-report", &other, LEGACY_REPORT)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(h.stored("source.ip:203.0.113.2").len(), 5);
+    assert_eq!(h.stored("client.ip:10.0.0.1").len(), 6);
+}
+
+#[tokio::test]
+async fn syslog_over_udp_and_tcp() {
+    use tokio::io::AsyncWriteExt;
+    let h = harness();
+    let config = rampart_server::SyslogConfig {
+        udp: Some("127.0.0.1:0".parse().unwrap()),
+        tcp: Some("127.0.0.1:0".parse().unwrap()),
+        format: None,
+        max_message_bytes: 4096,
+    };
+    let listeners = rampart_server::spawn_syslog(config, h.state.clone()).await.unwrap();
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let line = combined_line("203.0.113.70", "GET /udp HTTP/1.1", 200);
+    let datagram = format!("<134>1 2026-11-22T10:00:00Z web1 nginx 42 - - {line}");
+    udp.send_to(datagram.as_bytes(), listeners.udp.unwrap()).await.unwrap();
+    udp.send_to(b"<13>not a log line at all", listeners.udp.unwrap()).await.unwrap();
+
+    let mut tcp = tokio::net::TcpStream::connect(listeners.tcp.unwrap()).await.unwrap();
+    let json_event = r#"{"event.action":"login","event.outcome":"failure","user.name":"alice"}"#;
+    let framed = format!("<38>Nov 22 10:00:01 shop app: {json_event}");
+    let tcp_line = combined_line("203.0.113.71", "GET /tcp HTTP/1.1", 404);
+    let stream = format!("{} {framed}<134>Nov 22 10:00:02 web2 nginx: {tcp_line}\n{}", framed.len(), "x".repeat(5000));
+    tcp.write_all(stream.as_bytes()).await.unwrap();
+    tcp.write_all(b"\n").await.unwrap();
+    tcp.shutdown().await.unwrap();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while h.store.count_events().unwrap() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let via_udp = h.stored("url.path:/udp");
+    assert_eq!(via_udp.len(), 1);
+    assert_eq!(via_udp[0]["log"]["syslog"]["hostname"], json!("web1"));
+    assert_eq!(via_udp[0]["log"]["syslog"]["facility"]["code"], json!(16));
+    assert_eq!(h.stored("url.path:/tcp")[0]["log"]["syslog"]["appname"], json!("nginx"));
+    assert_eq!(h.stored("user.name:alice")[0]["event"]["outcome"], json!("failure"));
+    assert_eq!(h.store.count_events().unwrap(), 3);
+    let rejects = listeners.rejects.lock().unwrap().clone();
+    assert_eq!(rejects.total(), 2, "{rejects:?}"); // the UDP garbage and the over-long TCP frame
+    let (_, text) = h.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert!(text.as_str().unwrap().contains("rampart_syslog_udp_dropped_total 0"));
+    assert!(text.as_str().unwrap().contains("rampart_events_total{source=\"syslog\",result=\"accepted\"} 3"));
+    listeners.abort();
 }

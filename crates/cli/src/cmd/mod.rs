@@ -1,8 +1,12 @@
 //! One module per verb: each parses its arguments, then builds what it needs and runs.
 
 pub mod bench;
+pub mod demo;
 pub mod events;
+pub mod generate;
+pub mod ingest;
 pub mod init;
+pub mod replay;
 pub mod serve;
 pub mod token;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use prometheus_client::registry::Registry;
 use rampart_ingest::{CardProtector, Ingestor};
-use rampart_server::{AppState, ServerMetrics};
+use rampart_server::AppState;
 use rampart_store::{SqliteOptions, SqliteStore, StoreMetrics};
 
 use super::Global;
@@ -42,17 +42,10 @@ pub fn open(config: &Config) -> Result<(Arc<SqliteStore>, AppState)> {
         ..SqliteOptions::default()
     };
     let store = Arc::new(SqliteStore::open(&dir.db_path(), options)?);
-    let metrics = ServerMetrics::default();
     let mut registry = Registry::default();
-    metrics.register(&mut registry);
     store_metrics.register(&mut registry);
-    let state = AppState {
-        store: store.clone(),
-        ingestor: Arc::new(Ingestor::new(config.ingest.clone(), CardProtector::new(&key))),
-        limits: config.limits,
-        metrics,
-        registry: Arc::new(registry),
-    };
+    let ingestor = Ingestor::new(config.ingest.clone(), CardProtector::new(&key)).with_client_ip(config.client_ip.clone());
+    let state = AppState::new(store.clone(), ingestor, config.formats.clone(), config.limits, registry);
     Ok((store, state))
 }
 
@@ -63,12 +56,28 @@ async fn serve(config: Config) -> Result<()> {
     tracing::info!(address = %address, data_dir = %config.data_dir.display(), "Rampart is listening");
     eprintln!("Rampart API on http://{address} (data in {})", config.data_dir.display());
     let retention = rampart_server::spawn_retention(store.clone(), config.retention, Duration::from_secs(3600));
+    let syslog = if config.syslog.udp.is_some() || config.syslog.tcp.is_some() {
+        let listeners = rampart_server::spawn_syslog(config.syslog.clone(), state.clone())
+            .await
+            .context("cannot open the syslog ports (set [syslog] udp/tcp, or \"\" to turn them off)")?;
+        eprintln!("Syslog on udp {} tcp {}", show(listeners.udp), show(listeners.tcp));
+        Some(listeners)
+    } else {
+        None
+    };
     rampart_server::serve(listener, state, shutdown_signal()).await.context("the server failed")?;
     retention.abort();
+    if let Some(syslog) = syslog {
+        syslog.abort();
+    }
     // Requests in flight have finished; commit whatever is still queued, then stop.
     tokio::task::spawn_blocking(move || store.close()).await?;
     tracing::info!("Rampart stopped");
     Ok(())
+}
+
+fn show(address: Option<SocketAddr>) -> String {
+    address.map_or_else(|| "off".to_owned(), |a| a.to_string())
 }
 
 async fn shutdown_signal() {

@@ -18,7 +18,7 @@ use crate::auth::authorize;
 use crate::error::ApiError;
 
 /// At most this many record errors are listed in one answer (all are counted).
-const MAX_LISTED_ERRORS: usize = 100;
+pub(crate) const MAX_LISTED_ERRORS: usize = 100;
 
 pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     authorize(&state, &headers, Permission::Ingest).await?;
@@ -63,7 +63,7 @@ pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, bo
 }
 
 /// Reads the body, stopping with 413 as soon as it passes `max` bytes (nothing more is buffered).
-async fn read_capped(body: Body, max: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_capped(body: Body, max: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(max)),
@@ -71,11 +71,11 @@ async fn read_capped(body: Body, max: usize) -> Result<Bytes, ApiError> {
     }
 }
 
-fn too_large(max: usize) -> ApiError {
+pub(crate) fn too_large(max: usize) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is larger than {max} bytes; send smaller batches"))
 }
 
-fn body_error(error: BodyError) -> ApiError {
+pub(crate) fn body_error(error: BodyError) -> ApiError {
     let message = error.to_string();
     match error {
         BodyError::TooLarge { limit } => ApiError::new(
@@ -91,7 +91,7 @@ fn body_error(error: BodyError) -> ApiError {
     }
 }
 
-fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+pub(crate) fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

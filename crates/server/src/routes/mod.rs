@@ -1,5 +1,7 @@
 //! One module per resource; handlers are thin and call plain functions.
 
+pub(crate) mod csp;
 pub(crate) mod events;
+pub(crate) mod logs;
 pub(crate) mod ops;
 pub(crate) mod tokens;

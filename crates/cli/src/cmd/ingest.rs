@@ -1,0 +1,110 @@
+//! `rampart ingest --follow`: tails a log file across rotations into the data directory or a
+//! server, resuming where it stopped.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::Global;
+use crate::datadir::DataDir;
+use crate::follow::{Follower, Line, StartAt};
+use crate::sink::Sink;
+
+/// Bytes read per round; one round is delivered as one batch per file.
+const ROUND_BYTES: usize = 4 << 20;
+/// How long to wait when the file has nothing new.
+const IDLE: Duration = Duration::from_millis(250);
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The log file to follow.
+    #[arg(long, value_name = "FILE")]
+    follow: PathBuf,
+    /// jsonl, combined, common, combined-truth, nginx-json, or a [log_formats] name.
+    #[arg(long)]
+    format: String,
+    /// Where to start the first time (later runs resume where they stopped).
+    #[arg(long, value_enum, default_value = "beginning")]
+    start: Start,
+    /// Send to a running server instead of the data directory.
+    #[arg(long, value_name = "URL")]
+    to: Option<String>,
+    /// API token for --to (an ingest token), or RAMPART_TOKEN.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Start {
+    Beginning,
+    End,
+}
+
+pub fn run(global: &Global, args: Args) -> Result<()> {
+    let config = global.config()?;
+    let format = config
+        .formats
+        .get(&args.format)
+        .with_context(|| format!("--format: no format is named `{}`; known: {}", args.format, config.formats.names().join(", ")))?;
+    let sink = Sink::open(&config, args.to.clone(), args.token.clone())?;
+    // The offset and the file's identity live in the data directory, one state file per path.
+    let path = std::path::absolute(&args.follow).with_context(|| format!("cannot resolve {}", args.follow.display()))?;
+    let state_dir = DataDir::new(&config.data_dir).follow_dir()?;
+    let state = state_dir.join(format!("{:016x}.json", xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes())));
+    let start = match args.start {
+        Start::Beginning => StartAt::Beginning,
+        Start::End => StartAt::End,
+    };
+    let mut follower = Follower::open(&path, &state, start)?;
+    eprintln!("following {} as {} (state in {})", path.display(), format.name(), state.display());
+    let (mut stored, mut refused) = (0usize, 0usize);
+    loop {
+        let lines = match follower.poll(ROUND_BYTES) {
+            Ok(lines) => lines,
+            Err(error) => {
+                // Polling again is safe: nothing is skipped.
+                tracing::warn!(error = %error, "cannot read the followed file; retrying");
+                std::thread::sleep(IDLE * 4);
+                continue;
+            }
+        };
+        if lines.is_empty() {
+            std::thread::sleep(IDLE);
+            continue;
+        }
+        // A round may span a rotation: each file's lines go as their own batch. A cut line
+        // ends its batch, so the next batch's offsets are exact again.
+        for group in lines.chunk_by(|a, b| a.file == b.file && a.end == b.offset && !a.truncated) {
+            let (body, key, offset) = batch(group);
+            let delivered = sink.send(&format, &body, &key, offset, true)?;
+            stored += delivered.accepted;
+            refused += delivered.rejected.max(delivered.errors.len());
+            for error in delivered.errors.iter().take(3) {
+                tracing::warn!(code = %error.code, reason = %error.message, "line refused");
+            }
+            let Some(last) = group.last() else { continue };
+            // Only now is the batch durable: a crash before this line re-reads it, and the
+            // derived event ids make the re-read a duplicate.
+            follower.commit(last.file, last.end)?;
+        }
+        tracing::info!(stored, refused, "following");
+    }
+}
+
+/// The batch body as it sits in the file (line endings kept, so byte offsets match), the file's
+/// key (fingerprint and inode) and the first line's offset: each line's event id derives from
+/// its file and offset, however often and in whatever batches it is read.
+fn batch(lines: &[Line]) -> (Vec<u8>, String, u64) {
+    let mut body = Vec::with_capacity(lines.iter().map(|l| l.text.len() + 2).sum());
+    for line in lines {
+        body.extend_from_slice(&line.text);
+        if line.end.saturating_sub(line.offset) == line.text.len() as u64 + 2 {
+            body.push(b'\r');
+        }
+        body.push(b'\n');
+    }
+    let first = lines.first();
+    let key = first.map(|l| format!("{:016x}-{}", l.file.fingerprint, l.file.ino)).unwrap_or_default();
+    (body, key, first.map_or(0, |l| l.offset))
+}

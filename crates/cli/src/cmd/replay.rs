@@ -1,0 +1,223 @@
+//! `rampart replay`: reads log files as fast as it can into the data directory or a server.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use rampart_ingest::{LineFormat, LogFormats, RecordError};
+
+use super::Global;
+use crate::sink::{Delivered, Sink};
+
+/// Lines delivered per batch. Fixed, so a rerun forms the same batches and the store
+/// recognizes every event as already there.
+const BATCH_LINES: usize = 2000;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Log files to read, in order.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// auto, jsonl, combined, common, combined-truth, nginx-json, or a [log_formats] name.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Send to a running server instead of the data directory.
+    #[arg(long, value_name = "URL")]
+    to: Option<String>,
+    /// API token for --to (an ingest token), or RAMPART_TOKEN.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Totals of a replay.
+#[derive(Debug, Default, serde::Serialize)]
+struct Summary {
+    files: usize,
+    lines: u64,
+    bytes: u64,
+    stored: usize,
+    duplicates: usize,
+    rejected: usize,
+    rejected_by_code: BTreeMap<String, usize>,
+    samples: Vec<Sample>,
+    seconds: f64,
+    lines_per_second: f64,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Sample {
+    file: String,
+    line: usize,
+    code: String,
+    reason: String,
+}
+
+pub fn run(global: &Global, args: Args) -> Result<()> {
+    let config = global.config()?;
+    let sink = Sink::open(&config, args.to.clone(), args.token.clone())?;
+    let total_bytes: u64 = args.files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
+    let progress = ProgressBar::new(total_bytes);
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    for path in &args.files {
+        replay_file(path, &args.format, &config.formats, &sink, &progress, &mut summary)?;
+        summary.files += 1;
+    }
+    progress.finish_and_clear();
+    sink.close()?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.lines_per_second = summary.lines as f64 / summary.seconds.max(1e-9);
+    print_summary(&summary, args.json)
+}
+
+fn replay_file(
+    path: &Path,
+    format_name: &str,
+    formats: &LogFormats,
+    sink: &Sink,
+    progress: &ProgressBar,
+    summary: &mut Summary,
+) -> Result<()> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // The file's first bytes name its batches, so replaying it again is recognized.
+    let mut head = vec![0u8; 64 * 1024];
+    let read = read_up_to(&mut file, &mut head).with_context(|| format!("cannot read {}", path.display()))?;
+    head.truncate(read);
+    let fingerprint = xxhash_rust::xxh3::xxh3_64(&head);
+    let format = pick_format(format_name, formats, &head).with_context(|| format!("{}", path.display()))?;
+    progress.set_message(format!("{} ({})", path.display(), format.name()));
+    let reader = BufReader::with_capacity(1 << 20, head.as_slice().chain(file));
+    read_batches(reader, |first_offset, first_line, body, lines| {
+        let delivered = sink.send(&format, body, &format!("{fingerprint:016x}"), first_offset, false)?;
+        add(summary, path, first_line, delivered);
+        summary.lines += lines as u64;
+        summary.bytes += body.len() as u64;
+        progress.inc(body.len() as u64);
+        Ok(())
+    })
+    .with_context(|| format!("while replaying {}", path.display()))
+}
+
+/// The named format, or one guessed from the first lines.
+fn pick_format(name: &str, formats: &LogFormats, head: &[u8]) -> Result<LineFormat> {
+    if name != "auto" {
+        return formats.get(name).with_context(|| format!("no format is named `{name}`; known: auto, {}", formats.names().join(", ")));
+    }
+    let text = String::from_utf8_lossy(head);
+    let lines = text.lines().take(20);
+    match formats.detect(lines) {
+        Some(format) => Ok(format),
+        None => bail!("cannot tell the format from the first lines; name it with --format ({})", formats.names().join(", ")),
+    }
+}
+
+/// Calls `deliver(first byte offset, first line number, body, line count)` for each batch of
+/// up to [`BATCH_LINES`] lines.
+fn read_batches(mut reader: impl BufRead, mut deliver: impl FnMut(u64, usize, &[u8], usize) -> Result<()>) -> Result<()> {
+    let mut body = Vec::with_capacity(1 << 20);
+    let (mut offset, mut first_offset, mut line_number, mut first_line, mut lines) = (0u64, 0u64, 0usize, 1usize, 0usize);
+    loop {
+        let read = reader.read_until(b'\n', &mut body)?;
+        if read > 0 {
+            line_number += 1;
+            lines += 1;
+            offset += read as u64;
+            if !body.ends_with(b"\n") {
+                body.push(b'\n');
+            }
+        }
+        if (read == 0 && lines > 0) || lines == BATCH_LINES {
+            deliver(first_offset, first_line, &body, lines)?;
+            body.clear();
+            first_offset = offset;
+            first_line = line_number + 1;
+            lines = 0;
+        }
+        if read == 0 {
+            return Ok(());
+        }
+    }
+}
+
+fn read_up_to(file: &mut File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn add(summary: &mut Summary, path: &Path, first_line: usize, delivered: Delivered) {
+    summary.stored += delivered.accepted;
+    summary.duplicates += delivered.duplicates;
+    summary.rejected += delivered.rejected.max(delivered.errors.len());
+    for RecordError { line, code, message } in delivered.errors {
+        *summary.rejected_by_code.entry(code.as_str().to_owned()).or_default() += 1;
+        if summary.samples.len() < 10 {
+            summary.samples.push(Sample {
+                file: path.display().to_string(),
+                line: first_line + line - 1,
+                code: code.as_str().into(),
+                reason: message,
+            });
+        }
+    }
+}
+
+fn print_summary(summary: &Summary, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+        return Ok(());
+    }
+    println!(
+        "replayed {} file(s): {} lines, {} stored, {} already stored, {} refused in {:.1}s ({:.0} lines/s)",
+        summary.files, summary.lines, summary.stored, summary.duplicates, summary.rejected, summary.seconds, summary.lines_per_second
+    );
+    for (code, count) in &summary.rejected_by_code {
+        println!("  refused {code}: {count}");
+    }
+    for sample in &summary.samples {
+        println!("  {}:{}: {} ({})", sample.file, sample.line, sample.reason, sample.code);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_carry_offsets_and_line_numbers() {
+        let text = "a\nbb\n\nccc"; // no final newline
+        let mut seen = Vec::new();
+        read_batches(text.as_bytes(), |offset, line, body, lines| {
+            seen.push((offset, line, String::from_utf8_lossy(body).into_owned(), lines));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![(0, 1, "a\nbb\n\nccc\n".to_owned(), 4)]);
+        let many = "x\n".repeat(BATCH_LINES + 3);
+        let mut firsts = Vec::new();
+        read_batches(many.as_bytes(), |offset, line, _, lines| {
+            firsts.push((offset, line, lines));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(firsts, vec![(0, 1, BATCH_LINES), (2 * BATCH_LINES as u64, BATCH_LINES + 1, 3)]);
+    }
+}

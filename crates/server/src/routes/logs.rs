@@ -1,0 +1,99 @@
+//! `POST /v1/logs/{format}`: raw log lines (access logs, NDJSON), with the caps and answers of
+//! `POST /v1/events`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rampart_ingest::{LineIds, RecordError, decode_body};
+use rampart_model::Permission;
+use rampart_store::AppendOutcome;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::app::AppState;
+use crate::auth::authorize;
+use crate::error::ApiError;
+use crate::routes::events::{MAX_LISTED_ERRORS, body_error, header_str, read_capped, too_large};
+
+/// Content types a body of lines may declare (or none).
+const LINE_CONTENT_TYPES: &[&str] =
+    &["text/plain", "application/octet-stream", "application/x-ndjson", "application/ndjson", "application/jsonl", "application/json"];
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct LogParams {
+    /// Old lines being replayed keep their timestamps: no live-time window.
+    #[serde(default)]
+    replay: bool,
+    /// Byte offset of this body in the source the `Idempotency-Key` names.
+    #[serde(default)]
+    offset: u64,
+}
+
+pub(crate) async fn ingest(
+    State(state): State<AppState>,
+    Path(format_name): Path<String>,
+    params: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Permission::Ingest).await?;
+    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
+    let live = !params.replay;
+    let format = state.formats.get(&format_name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_format",
+            format!(
+                "no log format is named `{}`; known: {}",
+                format_name.chars().take(64).collect::<String>(),
+                state.formats.names().join(", ")
+            ),
+        )
+    })?;
+    if let Some(content_type) = header_str(&headers, header::CONTENT_TYPE) {
+        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if !LINE_CONTENT_TYPES.contains(&essence.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send log lines as text/plain (or application/x-ndjson), one record a line",
+            ));
+        }
+    }
+    // A client that names its source can resend safely: each line's event id derives from the
+    // key and the line's byte offset in that source.
+    let ids = header_str(&headers, header::HeaderName::from_static("idempotency-key"))
+        .filter(|key| !key.is_empty() && key.len() <= 256)
+        .map(|key| LineIds { key: xxhash_rust::xxh3::xxh3_64(key.as_bytes()), offset: params.offset });
+    let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
+    let declared = header_str(&headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.limits.max_body_bytes as u64) {
+        return Err(too_large(state.limits.max_body_bytes));
+    }
+    let bytes = read_capped(body, state.limits.max_body_bytes).await?;
+
+    let (ingestor, store, max_decompressed) = (state.ingestor.clone(), state.store.clone(), state.limits.max_decompressed_bytes);
+    let (errors, valid, outcome) = tokio::task::spawn_blocking(move || -> Result<(Vec<RecordError>, usize, AppendOutcome), ApiError> {
+        let decoded = decode_body(encoding.as_deref(), &bytes, max_decompressed).map_err(body_error)?;
+        let batch = ingestor.ingest_lines(&format, &decoded, OffsetDateTime::now_utc(), live, ids);
+        let valid = batch.events.len();
+        let outcome = if valid > 0 { store.append(batch.events)? } else { AppendOutcome::default() };
+        Ok((batch.errors, valid, outcome))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+
+    state.metrics.count_events("logs", "accepted", outcome.stored);
+    state.metrics.count_events("logs", "duplicate", outcome.duplicates);
+    state.metrics.count_events("logs", "rejected", errors.len());
+    let answer = json!({
+        "accepted": outcome.stored,
+        "rejected": errors.len(),
+        "duplicates": outcome.duplicates,
+        "errors": &errors[..errors.len().min(MAX_LISTED_ERRORS)],
+    });
+    let status = if valid == 0 { StatusCode::BAD_REQUEST } else { StatusCode::ACCEPTED };
+    Ok((status, Json(answer)).into_response())
+}
