@@ -77,3 +77,13 @@ impl fmt::Display for ErrorCode {
         f.write_str(self.as_str())
     }
 }
+
+/// What kind of JSON error this is, in words (never the input's text).
+pub(crate) fn json_category(error: &serde_json::Error) -> &'static str {
+    match error.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "wrong type",
+        serde_json::error::Category::Eof => "unexpected end",
+    }
+}

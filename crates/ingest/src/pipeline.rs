@@ -10,7 +10,7 @@ use rampart_model::{Event, FieldError, fields, format_timestamp};
 use crate::access::{LineFormat, parse_json_line, record_from_json};
 use crate::body::Format;
 use crate::client_ip::ClientIpResolver;
-use crate::error::{BodyError, ErrorCode, RecordError};
+use crate::error::{BodyError, ErrorCode, RecordError, json_category};
 use crate::json::split_records;
 use crate::pan::{CardProtector, mask_pans, may_contain_pan};
 
@@ -265,15 +265,6 @@ impl RejectSample {
     /// All refused records.
     pub fn total(&self) -> u64 {
         self.counts.values().sum()
-    }
-}
-
-fn json_category(error: &serde_json::Error) -> &'static str {
-    match error.classify() {
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "wrong type",
-        serde_json::error::Category::Eof => "unexpected end",
     }
 }
 

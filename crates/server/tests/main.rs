@@ -346,6 +346,8 @@ async fn openapi_documents_every_route() {
         ("/v1/events", "post"),
         ("/v1/events", "get"),
         ("/v1/tokens", "get"),
+        ("/v1/logs/{format}", "post"),
+        ("/v1/csp-reports/{site}", "post"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
     }

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::access::record::{AccessRecord, LineError, OtherValue, parse_time_local, set_target, split_request};
+use crate::error::json_category;
 
 /// Parses one `nginx-json` line into its object. Keys are nginx variable names (`remote_addr`,
 /// `request`, `status`, ...), optionally with a leading `$`, or common aliases (`time`, `ip`,
@@ -11,22 +12,7 @@ pub fn parse_json_line(line: &str) -> Result<Map<String, Value>, LineError> {
     match serde_json::from_str::<Value>(line) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(LineError { reason: "an nginx-json line must be a JSON object".into() }),
-        Err(error) => Err(LineError { reason: format!("not JSON: {} at column {}", error.classify_name(), error.column()) }),
-    }
-}
-
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "wrong type",
-            serde_json::error::Category::Eof => "unexpected end",
-        }
+        Err(error) => Err(LineError { reason: format!("not JSON: {} at column {}", json_category(&error), error.column()) }),
     }
 }
 
