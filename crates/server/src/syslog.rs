@@ -97,18 +97,17 @@ impl Reader {
         let result = parse_syslog(frame, now)
             .map_err(|error| RecordError { line: number, code: ErrorCode::InvalidLine, message: format!("syslog: {error}") })
             .and_then(|message| self.message_event(&message, number, now));
-        match result {
-            Ok(event) => Some(event),
-            Err(error) => {
-                self.state.metrics.count_events("syslog", "rejected", 1);
-                if let Ok(mut rejects) = self.rejects.lock() {
-                    if rejects.samples.len() < RejectSample::KEEP {
-                        tracing::warn!(code = %error.code, reason = %error.message, "syslog message refused");
-                    }
-                    rejects.add(error);
-                }
-                None
+        result.map_err(|error| self.reject(error)).ok()
+    }
+
+    /// Counts a refused message; the first few are logged with their reason (never content).
+    fn reject(&self, error: RecordError) {
+        self.state.metrics.count_events("syslog", "rejected", 1);
+        if let Ok(mut rejects) = self.rejects.lock() {
+            if rejects.samples.len() < RejectSample::KEEP {
+                tracing::warn!(code = %error.code, reason = %error.message, "syslog message refused");
             }
+            rejects.add(error);
         }
     }
 
@@ -199,12 +198,7 @@ async fn read_stream(mut stream: tokio::net::TcpStream, reader: &Reader, sender:
             number += 1;
             match frame {
                 Ok(frame) => events.extend(reader.event(frame, number)),
-                Err(error) => {
-                    reader.state.metrics.count_events("syslog", "rejected", 1);
-                    if let Ok(mut rejects) = reader.rejects.lock() {
-                        rejects.add(RecordError { line: number, code: ErrorCode::LineTooLong, message: error.to_string() });
-                    }
-                }
+                Err(error) => reader.reject(RecordError { line: number, code: ErrorCode::LineTooLong, message: error.to_string() }),
             }
         }
         for event in events {

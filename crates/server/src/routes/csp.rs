@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::routes::events::{header_str, read_capped, too_large};
+use crate::routes::events::{header_str, read_body};
 
 pub(crate) async fn report(State(state): State<AppState>, Path(site): Path<String>, request: Request) -> Result<Response, ApiError> {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
@@ -34,11 +34,7 @@ pub(crate) async fn report(State(state): State<AppState>, Path(site): Path<Strin
     }
     let content_type = header_str(&parts.headers, header::CONTENT_TYPE).unwrap_or_default().to_owned();
     let user_agent = header_str(&parts.headers, header::USER_AGENT).map(str::to_owned);
-    let max = state.limits.csp_max_body_bytes;
-    if header_str(&parts.headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > max as u64) {
-        return Err(too_large(max));
-    }
-    let bytes = read_capped(Body::new(body), max).await?;
+    let bytes = read_body(&parts.headers, Body::new(body), state.limits.csp_max_body_bytes).await?;
 
     let (ingestor, store, metrics) = (state.ingestor.clone(), state.store.clone(), state.metrics.clone());
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {

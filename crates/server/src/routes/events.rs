@@ -6,7 +6,7 @@ use axum::extract::{Query as QueryParams, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use rampart_ingest::{BodyError, Format, RecordError, decode_body};
+use rampart_ingest::{Batch, BodyError, Format, Ingestor, RecordError, decode_body};
 use rampart_model::{Permission, Query, parse_timestamp};
 use rampart_store::{AppendOutcome, MAX_SEARCH_LIMIT, SearchRequest};
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use crate::auth::authorize;
 use crate::error::ApiError;
 
 /// At most this many record errors are listed in one answer (all are counted).
-pub(crate) const MAX_LISTED_ERRORS: usize = 100;
+const MAX_LISTED_ERRORS: usize = 100;
 
 pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     authorize(&state, &headers, Permission::Ingest).await?;
@@ -31,16 +31,27 @@ pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, bo
     })?;
     let format = Format::from_content_type(content_type).map_err(body_error)?;
     let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
-    let declared = header_str(&headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.limits.max_body_bytes as u64) {
-        return Err(too_large(state.limits.max_body_bytes));
-    }
-    let bytes = read_capped(body, state.limits.max_body_bytes).await?;
+    let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
+    store_and_answer(&state, "http", encoding, bytes, move |ingestor, decoded| {
+        ingestor.ingest_body(format, decoded, OffsetDateTime::now_utc(), true).map_err(body_error)
+    })
+    .await
+}
 
+/// Decodes a body, turns it into events with `parse`, stores them, counts them under `source`
+/// and answers as every ingest endpoint does: `202` with the counts and the first errors once
+/// the events are committed, `400` when no record was valid.
+pub(crate) async fn store_and_answer(
+    state: &AppState,
+    source: &'static str,
+    encoding: Option<String>,
+    bytes: Bytes,
+    parse: impl FnOnce(&Ingestor, &[u8]) -> Result<Batch, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
     let (ingestor, store, max_decompressed) = (state.ingestor.clone(), state.store.clone(), state.limits.max_decompressed_bytes);
     let (errors, valid, outcome) = tokio::task::spawn_blocking(move || -> Result<(Vec<RecordError>, usize, AppendOutcome), ApiError> {
         let decoded = decode_body(encoding.as_deref(), &bytes, max_decompressed).map_err(body_error)?;
-        let batch = ingestor.ingest_body(format, &decoded, OffsetDateTime::now_utc(), true).map_err(body_error)?;
+        let batch = parse(&ingestor, &decoded)?;
         let valid = batch.events.len();
         let outcome = if valid > 0 { store.append(batch.events)? } else { AppendOutcome::default() };
         Ok((batch.errors, valid, outcome))
@@ -48,9 +59,9 @@ pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, bo
     .await
     .map_err(ApiError::internal)??;
 
-    state.metrics.count_events("http", "accepted", outcome.stored);
-    state.metrics.count_events("http", "duplicate", outcome.duplicates);
-    state.metrics.count_events("http", "rejected", errors.len());
+    state.metrics.count_events(source, "accepted", outcome.stored);
+    state.metrics.count_events(source, "duplicate", outcome.duplicates);
+    state.metrics.count_events(source, "rejected", errors.len());
     let answer = json!({
         "accepted": outcome.stored,
         "rejected": errors.len(),
@@ -62,8 +73,18 @@ pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, bo
     Ok((status, Json(answer)).into_response())
 }
 
+/// Reads a body of at most `max` bytes: `413` at once when `Content-Length` says more, else
+/// while streaming.
+pub(crate) async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, ApiError> {
+    let declared = header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large(max));
+    }
+    read_capped(body, max).await
+}
+
 /// Reads the body, stopping with 413 as soon as it passes `max` bytes (nothing more is buffered).
-pub(crate) async fn read_capped(body: Body, max: usize) -> Result<Bytes, ApiError> {
+async fn read_capped(body: Body, max: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(max)),

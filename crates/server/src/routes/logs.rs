@@ -1,21 +1,18 @@
 //! `POST /v1/logs/{format}`: raw log lines (access logs, NDJSON), with the caps and answers of
 //! `POST /v1/events`.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use rampart_ingest::{LineIds, RecordError, decode_body};
+use axum::response::Response;
+use rampart_ingest::LineIds;
 use rampart_model::Permission;
-use rampart_store::AppendOutcome;
-use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::auth::authorize;
 use crate::error::ApiError;
-use crate::routes::events::{MAX_LISTED_ERRORS, body_error, header_str, read_capped, too_large};
+use crate::routes::events::{header_str, read_body, store_and_answer};
 
 /// Content types a body of lines may declare (or none).
 const LINE_CONTENT_TYPES: &[&str] =
@@ -68,32 +65,9 @@ pub(crate) async fn ingest(
         .filter(|key| !key.is_empty() && key.len() <= 256)
         .map(|key| LineIds { key: xxhash_rust::xxh3::xxh3_64(key.as_bytes()), offset: params.offset });
     let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
-    let declared = header_str(&headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.limits.max_body_bytes as u64) {
-        return Err(too_large(state.limits.max_body_bytes));
-    }
-    let bytes = read_capped(body, state.limits.max_body_bytes).await?;
-
-    let (ingestor, store, max_decompressed) = (state.ingestor.clone(), state.store.clone(), state.limits.max_decompressed_bytes);
-    let (errors, valid, outcome) = tokio::task::spawn_blocking(move || -> Result<(Vec<RecordError>, usize, AppendOutcome), ApiError> {
-        let decoded = decode_body(encoding.as_deref(), &bytes, max_decompressed).map_err(body_error)?;
-        let batch = ingestor.ingest_lines(&format, &decoded, OffsetDateTime::now_utc(), live, ids);
-        let valid = batch.events.len();
-        let outcome = if valid > 0 { store.append(batch.events)? } else { AppendOutcome::default() };
-        Ok((batch.errors, valid, outcome))
+    let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
+    store_and_answer(&state, "logs", encoding, bytes, move |ingestor, decoded| {
+        Ok(ingestor.ingest_lines(&format, decoded, OffsetDateTime::now_utc(), live, ids))
     })
     .await
-    .map_err(ApiError::internal)??;
-
-    state.metrics.count_events("logs", "accepted", outcome.stored);
-    state.metrics.count_events("logs", "duplicate", outcome.duplicates);
-    state.metrics.count_events("logs", "rejected", errors.len());
-    let answer = json!({
-        "accepted": outcome.stored,
-        "rejected": errors.len(),
-        "duplicates": outcome.duplicates,
-        "errors": &errors[..errors.len().min(MAX_LISTED_ERRORS)],
-    });
-    let status = if valid == 0 { StatusCode::BAD_REQUEST } else { StatusCode::ACCEPTED };
-    Ok((status, Json(answer)).into_response())
 }
