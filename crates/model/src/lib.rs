@@ -30,17 +30,21 @@
 //! ```
 #![deny(missing_docs)]
 
+mod alert;
 mod error;
 mod event;
 pub mod fields;
 mod money;
 mod query;
 mod role;
+mod source;
 mod time;
 
+pub use alert::{Alert, AlertRule, MatchedValue};
 pub use error::{FieldError, QueryError};
 pub use event::{Event, new_event_id};
 pub use money::{Currency, Money};
 pub use query::{Comparison, Query, Term, TermOp};
 pub use role::{Permission, Role};
+pub use source::{FieldSource, FieldValue};
 pub use time::{MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR, format_timestamp, parse_duration, parse_rfc3339, parse_timestamp};

@@ -41,4 +41,4 @@ pub use error::StoreError;
 pub use metrics::StoreMetrics;
 pub use sqlite::SqliteStore;
 pub use sqlite::{SqliteOptions, Synchronous};
-pub use store::{AppendOutcome, MAX_SEARCH_LIMIT, NewToken, SearchPage, SearchRequest, Store, TokenInfo};
+pub use store::{AlertPage, AlertRequest, AppendOutcome, MAX_SEARCH_LIMIT, NewToken, SearchPage, SearchRequest, Store, TokenInfo};

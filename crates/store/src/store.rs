@@ -1,6 +1,6 @@
 //! The backend-neutral store interface and its request and answer types.
 
-use rampart_model::{Event, Query, Role};
+use rampart_model::{Alert, Event, Query, Role};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
@@ -38,6 +38,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The token with this SHA-256 hash, if any (whatever its state).
     fn find_token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, StoreError>;
+
+    /// Stores alerts; one whose id is already stored is skipped. Returns how many were new.
+    fn append_alerts(&self, alerts: &[Alert]) -> Result<usize, StoreError>;
+
+    /// Alerts, newest first.
+    fn list_alerts(&self, request: &AlertRequest) -> Result<AlertPage, StoreError>;
+}
+
+/// A page of alerts to read.
+#[derive(Debug, Clone, Default)]
+pub struct AlertRequest {
+    /// Only alerts of this rule id.
+    pub rule_id: Option<String>,
+    /// Page size, 1..=[`MAX_SEARCH_LIMIT`].
+    pub limit: usize,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of alerts.
+#[derive(Debug, Clone, Default)]
+pub struct AlertPage {
+    /// Alerts, newest first.
+    pub items: Vec<Alert>,
+    /// Pass back to continue; `None` at the end.
+    pub next_cursor: Option<String>,
 }
 
 /// What an append did.

@@ -192,3 +192,37 @@ fn the_store_is_writable_and_closes_cleanly() {
     store.close();
     assert!(matches!(store.append(vec![event("late", "2026-11-22T10:00:00Z", "192.0.2.1", "a")]), Err(StoreError::Closed)));
 }
+
+fn alert(id: &str, rule: &str) -> rampart_model::Alert {
+    rampart_model::Alert {
+        id: id.to_owned(),
+        created_at: time::macros::datetime!(2026-11-22 10:00 UTC),
+        rule: rampart_model::AlertRule { id: rule.to_owned(), title: "T".to_owned(), level: "high".to_owned(), tags: vec![] },
+        event_id: format!("e-{id}"),
+        event_time: time::macros::datetime!(2026-11-22 09:59 UTC),
+        source_ip: Some("192.0.2.1".to_owned()),
+        user_name: None,
+        matched: vec![rampart_model::MatchedValue { field: "url.original".to_owned(), value: "/x".to_owned() }],
+    }
+}
+
+#[test]
+fn alerts_are_stored_once_and_paged_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let alerts: Vec<_> = (0..5).map(|i| alert(&format!("a{i}"), if i % 2 == 0 { "r-even" } else { "r-odd" })).collect();
+    assert_eq!(store.append_alerts(&alerts).unwrap(), 5);
+    assert_eq!(store.append_alerts(&alerts[..2]).unwrap(), 0, "the same alert twice is stored once");
+    let page = store.list_alerts(&rampart_store::AlertRequest { limit: 2, ..Default::default() }).unwrap();
+    assert_eq!(page.items.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a4", "a3"]);
+    assert_eq!(page.items[0], alerts[4]);
+    let next = store
+        .list_alerts(&rampart_store::AlertRequest { limit: 10, cursor: page.next_cursor.clone(), ..Default::default() })
+        .unwrap();
+    assert_eq!(next.items.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a2", "a1", "a0"]);
+    assert_eq!(next.next_cursor, None);
+    let odd = store.list_alerts(&rampart_store::AlertRequest { limit: 10, rule_id: Some("r-odd".into()), ..Default::default() }).unwrap();
+    assert_eq!(odd.items.len(), 2);
+    let bad = store.list_alerts(&rampart_store::AlertRequest { limit: 10, cursor: Some("x".into()), ..Default::default() });
+    assert!(matches!(bad, Err(rampart_store::StoreError::BadCursor)));
+}

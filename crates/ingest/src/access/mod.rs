@@ -1,5 +1,6 @@
 //! Web server access logs: `combined`, `common`, `nginx-json` and custom nginx `log_format`s.
 
+mod field_source;
 mod format;
 mod json;
 mod record;

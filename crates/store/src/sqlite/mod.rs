@@ -10,13 +10,13 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rampart_model::{Event, Role};
+use rampart_model::{Alert, Event, Role};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
-use crate::store::{AppendOutcome, NewToken, SearchPage, SearchRequest, Store, TokenInfo};
+use crate::store::{AlertPage, AlertRequest, AppendOutcome, MAX_SEARCH_LIMIT, NewToken, SearchPage, SearchRequest, Store, TokenInfo};
 use writer::{Command, Writer};
 
 /// How SQLite syncs commits to disk.
@@ -233,6 +233,53 @@ impl Store for SqliteStore {
                 .query_row([hash.as_slice()], token_from_row)
                 .optional()?;
             row.transpose()
+        })
+    }
+
+    fn append_alerts(&self, alerts: &[Alert]) -> Result<usize, StoreError> {
+        if alerts.is_empty() {
+            return Ok(0);
+        }
+        self.with_connection(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let mut added = 0;
+            {
+                let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO alerts (id, rule_id, created_at, body) VALUES (?1, ?2, ?3, ?4)")?;
+                for alert in alerts {
+                    let body = serde_json::to_string(alert).map_err(|e| StoreError::Corrupt { key: 0, reason: e.to_string() })?;
+                    added += insert.execute(params![alert.id, alert.rule.id, alert.created_at.unix_timestamp(), body])?;
+                }
+            }
+            tx.commit()?;
+            Ok(added)
+        })
+    }
+
+    fn list_alerts(&self, request: &AlertRequest) -> Result<AlertPage, StoreError> {
+        let limit = request.limit.clamp(1, MAX_SEARCH_LIMIT);
+        let before = match &request.cursor {
+            Some(cursor) => cursor.parse::<i64>().map_err(|_| StoreError::BadCursor)?,
+            None => i64::MAX,
+        };
+        self.with_connection(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, body FROM alerts WHERE seq < ?1 AND (?2 IS NULL OR rule_id = ?2) ORDER BY seq DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![before, request.rule_id, limit as i64 + 1], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })?;
+            let mut items = Vec::with_capacity(limit);
+            let mut last = None;
+            for row in rows {
+                let (seq, body) = row?;
+                if items.len() == limit {
+                    return Ok(AlertPage { items, next_cursor: last.map(|s: i64| s.to_string()) });
+                }
+                let alert: Alert = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { key: seq, reason: e.to_string() })?;
+                items.push(alert);
+                last = Some(seq);
+            }
+            Ok(AlertPage { items, next_cursor: None })
         })
     }
 }

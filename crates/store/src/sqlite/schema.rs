@@ -24,6 +24,15 @@ const MIGRATIONS: &[&str] = &[
         revoked_at INTEGER
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 2: alerts, newest first by insertion order; `id` is stable per rule and event.
+    "CREATE TABLE alerts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        rule_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX alerts_rule ON alerts (rule_id, seq);",
 ];
 
 /// Applies the migrations the database lacks, in one transaction.

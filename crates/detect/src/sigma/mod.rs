@@ -1,0 +1,15 @@
+//! The Sigma rule language: documents, conditions, value modifiers, compilation and matching.
+
+mod compile;
+mod condition;
+mod document;
+mod matcher;
+mod rule;
+mod value;
+
+pub use document::{Level, LogSource};
+pub use matcher::{Engine, MatchedField, RuleMatch, Scratch};
+pub use rule::{CompiledRules, RuleFile, RuleInfo, compile_rules};
+
+#[cfg(test)]
+mod tests;
