@@ -19,6 +19,7 @@ pub struct ConfigFile {
     pub store: StoreSection,
     pub ingest: IngestSection,
     pub syslog: SyslogSection,
+    pub detect: DetectSection,
     /// Custom access-log formats: name = nginx `log_format` string.
     pub log_formats: std::collections::BTreeMap<String, String>,
 }
@@ -96,6 +97,30 @@ impl Default for SyslogSection {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectSection {
+    pub builtin_rules: bool,
+    pub rules_dirs: Vec<PathBuf>,
+    pub mapping: String,
+    pub reload_interval: String,
+}
+
+impl Default for DetectSection {
+    fn default() -> Self {
+        DetectSection { builtin_rules: true, rules_dirs: Vec::new(), mapping: String::new(), reload_interval: "2s".into() }
+    }
+}
+
+/// Where rules come from, before the data directory is known.
+#[derive(Debug, Clone)]
+pub struct DetectConfig {
+    pub builtin_rules: bool,
+    pub extra_dirs: Vec<PathBuf>,
+    pub mapping: Option<PathBuf>,
+    pub reload_interval: Duration,
+}
+
 /// The checked configuration the commands use.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -109,6 +134,22 @@ pub struct Config {
     pub client_ip: ClientIpResolver,
     pub formats: LogFormats,
     pub syslog: SyslogConfig,
+    pub detect: DetectConfig,
+}
+
+impl Config {
+    /// The rule sources: the built-in rules, `<data>/rules`, `[detect] rules_dirs`, the mapping
+    /// and `<data>/disabled-rules.txt`.
+    pub fn rule_sources(&self) -> rampart_detect::RuleSources {
+        let mut dirs = vec![self.data_dir.join("rules")];
+        dirs.extend(self.detect.extra_dirs.iter().cloned());
+        rampart_detect::RuleSources {
+            builtin: self.detect.builtin_rules,
+            dirs,
+            mapping: self.detect.mapping.clone(),
+            disabled: Some(self.data_dir.join("disabled-rules.txt")),
+        }
+    }
 }
 
 /// The file's template, written by `rampart init`; every value is the default.
@@ -162,6 +203,18 @@ tcp = "127.0.0.1:5514"
 # or name one format.
 format = "auto"
 max_message_bytes = 65536
+
+[detect]
+# Sigma rules run on every event as it is ingested. Rules are read from the built-in set, the data
+# directory's rules/ folder and the directories below (recursively, *.yml); a running server
+# reloads them when a file changes, keeping the last good version of a file that breaks.
+builtin_rules = true
+rules_dirs = []
+# A field mapping file (YAML) replacing the built-in one: Sigma field names to event fields,
+# logsources to events, and placeholder values. "" = built-in; `rampart rules mapping` prints it.
+mapping = ""
+# How often rule files are checked for changes.
+reload_interval = "2s"
 
 [log_formats]
 # Custom access-log formats in nginx log_format syntax, usable as POST /v1/logs/{name},
@@ -246,7 +299,18 @@ impl ConfigFile {
             format: syslog_format,
             max_message_bytes: self.syslog.max_message_bytes.max(1),
         };
+        let reload_interval = duration("detect.reload_interval", &self.detect.reload_interval)?;
+        if reload_interval.is_zero() {
+            bail!("detect.reload_interval must be above 0");
+        }
+        let detect = DetectConfig {
+            builtin_rules: self.detect.builtin_rules,
+            extra_dirs: self.detect.rules_dirs.clone(),
+            mapping: (!self.detect.mapping.is_empty()).then(|| PathBuf::from(&self.detect.mapping)),
+            reload_interval,
+        };
         Ok(Config {
+            detect,
             client_ip: ClientIpResolver::new(trusted, sources),
             formats,
             syslog,

@@ -47,6 +47,9 @@ enum Command {
     Generate(cmd::generate::Args),
     /// Read log files (access logs, NDJSON events) as fast as possible, keeping their timestamps.
     Replay(cmd::replay::Args),
+    /// Sigma rules: validate, test against events, list, disable and enable.
+    #[command(subcommand)]
+    Rules(cmd::rules::Command),
     /// Tail a log file into Rampart, surviving rotation and restarts: `ingest --follow FILE --format F`.
     Ingest(cmd::ingest::Args),
 }
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Replay(args) => cmd::replay::run(&global, args),
         Command::Ingest(args) => cmd::ingest::run(&global, args),
+        Command::Rules(command) => cmd::rules::run(&global, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

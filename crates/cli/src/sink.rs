@@ -4,8 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use rampart_ingest::{LineFormat, LineIds, RecordError};
-use rampart_store::{SqliteStore, Store};
+use rampart_detect::{Detector, RuleMatch, Scratch};
+use rampart_ingest::{ErrorCode, Ingestor, LineFormat, LineIds, RecordError, may_contain_pan};
+use rampart_server::{RuleCount, store_and_detect};
+use rampart_store::SqliteStore;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -15,7 +17,9 @@ use crate::config::Config;
 /// A destination for batches of log lines.
 pub enum Sink {
     /// Parse here and append to the data directory's store.
-    Local { store: Arc<SqliteStore>, ingestor: Arc<rampart_ingest::Ingestor> },
+    Local { state: rampart_server::AppState, store: Arc<SqliteStore> },
+    /// Detection only: lines are parsed and matched, nothing is stored (`replay --no-store`).
+    DetectOnly { ingestor: Arc<Ingestor>, detector: Arc<Detector> },
     /// `POST /v1/logs/{format}` to a server, which parses with its own key and formats.
     Remote { url: String, token: String },
 }
@@ -29,6 +33,9 @@ pub struct Delivered {
     pub errors: Vec<RecordError>,
     /// Refused lines (the server lists at most 100 in `errors`).
     pub rejected: usize,
+    /// New alerts by rule.
+    #[serde(default)]
+    pub alerts_by_rule: Vec<RuleCount>,
 }
 
 impl Sink {
@@ -41,7 +48,7 @@ impl Sink {
             }
             None => {
                 let (store, state) = serve::open(config)?;
-                Ok(Sink::Local { store, ingestor: state.ingestor })
+                Ok(Sink::Local { store, state })
             }
         }
     }
@@ -50,22 +57,39 @@ impl Sink {
     /// names: each line's event id derives from the key and its offset, so delivering a line
     /// again stores nothing twice, however the source is cut into batches. `live: false` keeps
     /// old timestamps (replays).
+    /// A sink that only matches (`replay --no-store`): no data directory is opened.
+    pub fn detect_only(config: &Config) -> Result<Sink> {
+        // Card fingerprints are never stored here: a key for this run alone will do.
+        let key: [u8; 32] = rand::random();
+        let ingestor =
+            Ingestor::new(config.ingest.clone(), rampart_ingest::CardProtector::new(&key)).with_client_ip(config.client_ip.clone());
+        Ok(Sink::DetectOnly { ingestor: Arc::new(ingestor), detector: serve::load_detector(config)? })
+    }
+
     pub fn send(&self, format: &LineFormat, body: &[u8], key: &str, offset: u64, live: bool) -> Result<Delivered> {
         match self {
-            Sink::Local { store, ingestor } => {
+            Sink::Local { state, .. } => {
                 let ids = LineIds { key: xxhash_rust::xxh3::xxh3_64(key.as_bytes()), offset };
-                let batch = ingestor.ingest_lines(format, body, OffsetDateTime::now_utc(), live, Some(ids));
-                let outcome = if batch.events.is_empty() { Default::default() } else { store.append(batch.events)? };
+                let batch = state.ingestor.ingest_lines(format, body, OffsetDateTime::now_utc(), live, Some(ids));
+                let stored = store_and_detect(state.store.as_ref(), &state.detector, &state.metrics, batch.events)?;
                 let rejected = batch.errors.len();
-                Ok(Delivered { accepted: outcome.stored, duplicates: outcome.duplicates, errors: batch.errors, rejected })
+                Ok(Delivered {
+                    accepted: stored.outcome.stored,
+                    duplicates: stored.outcome.duplicates,
+                    errors: batch.errors,
+                    rejected,
+                    alerts_by_rule: stored.alerts,
+                })
             }
+            Sink::DetectOnly { ingestor, detector } => Ok(detect_lines(ingestor, detector, format, body, live)),
             Sink::Remote { url, token } => post_lines(url, token, format.name(), body, key, offset, live),
         }
     }
 
     /// Commits whatever the local store still queues.
     pub fn close(self) -> Result<()> {
-        if let Sink::Local { store, .. } = self {
+        if let Sink::Local { store, state } = self {
+            drop(state);
             store.close();
         }
         Ok(())
@@ -73,6 +97,59 @@ impl Sink {
 }
 
 /// Sends a batch, retrying connection failures and 5xx answers (safe: the batch is keyed).
+/// Parses and matches a body without storing it. Access-log lines are matched as parsed records
+/// (no event is built); lines that may hold a card number, and JSON formats, go through the full
+/// ingest path so that nothing unmasked reaches a match.
+fn detect_lines(ingestor: &Ingestor, detector: &Detector, format: &LineFormat, body: &[u8], live: bool) -> Delivered {
+    let rules = detector.rules();
+    let mut scratch = Scratch::default();
+    let mut matches: Vec<RuleMatch> = Vec::new();
+    let mut delivered = Delivered::default();
+    let now = OffsetDateTime::now_utc();
+    for (index, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let line = index + 1;
+        let fast = match (format, std::str::from_utf8(raw)) {
+            (LineFormat::Text(text_format), Ok(text)) if !may_contain_pan(raw) && raw.len() <= ingestor.config().max_line_bytes => {
+                Some(text_format.parse_line(text).map(|mut record| {
+                    record.resolve_client(ingestor.client_ip());
+                    rules.engine.evaluate(&record, &mut scratch, &mut matches);
+                }))
+            }
+            _ => None,
+        };
+        match fast {
+            Some(Ok(())) => delivered.accepted += 1,
+            Some(Err(error)) => delivered.errors.push(RecordError { line, code: ErrorCode::InvalidLine, message: error.reason }),
+            None => match ingestor.ingest_line(format, line, raw, now, live, None) {
+                Ok(event) => {
+                    rules.engine.evaluate(&event, &mut scratch, &mut matches);
+                    delivered.accepted += 1;
+                }
+                Err(error) => delivered.errors.push(error),
+            },
+        }
+    }
+    delivered.rejected = delivered.errors.len();
+    let mut by_rule: std::collections::BTreeMap<&str, RuleCount> = std::collections::BTreeMap::new();
+    for found in &matches {
+        by_rule
+            .entry(found.rule.id.as_str())
+            .or_insert_with(|| RuleCount {
+                rule: found.rule.id.clone(),
+                title: found.rule.title.clone(),
+                level: found.rule.level.as_str().to_owned(),
+                count: 0,
+            })
+            .count += 1;
+    }
+    delivered.alerts_by_rule = by_rule.into_values().collect();
+    delivered
+}
+
 fn post_lines(url: &str, token: &str, format: &str, body: &[u8], key: &str, offset: u64, live: bool) -> Result<Delivered> {
     let endpoint = format!("{url}/v1/logs/{format}?offset={offset}{}", if live { "" } else { "&replay=true" });
     let mut delay = Duration::from_millis(200);

@@ -46,6 +46,6 @@ mod sigma;
 
 pub use detector::{Detector, ReloadReport, RuleSources, alert_for, read_disabled, write_disabled};
 pub use error::{MappingError, RuleError, RuleErrorKind};
-pub use ruleset::{MAX_RULE_FILE_BYTES, builtin_rules, is_rule_file, read_rule_dir};
 pub use mapping::{DEFAULT_MAPPING, FieldMapping, LogSourceRoute, OneOrMany, RouteKeys};
+pub use ruleset::{MAX_RULE_FILE_BYTES, builtin_rules, is_rule_file, read_rule_dir, read_rule_path};
 pub use sigma::{CompiledRules, Engine, Level, LogSource, MatchedField, RuleFile, RuleInfo, RuleMatch, Scratch, compile_rules};

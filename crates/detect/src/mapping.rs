@@ -111,8 +111,8 @@ impl FieldMapping {
 
     /// Reads a mapping file from disk.
     pub fn load(path: &std::path::Path) -> Result<FieldMapping, MappingError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| MappingError::Io { path: path.display().to_string(), message: e.to_string() })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| MappingError::Io { path: path.display().to_string(), message: e.to_string() })?;
         FieldMapping::parse(&path.display().to_string(), &text)
     }
 

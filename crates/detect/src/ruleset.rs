@@ -24,6 +24,20 @@ const BUILTIN: &[(&str, &str)] = &[
     ("web_admin_probe.yml", include_str!("../rules/web_admin_probe.yml")),
 ];
 
+/// Reads a rule file, or every rule file under a directory. A missing path is an error.
+pub fn read_rule_path(path: &Path) -> (Vec<RuleFile>, Vec<RuleError>) {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => read_rule_dir(path),
+        Ok(_) => {
+            let mut files = Vec::new();
+            let mut errors = Vec::new();
+            read_file(path, &mut files, &mut errors);
+            (files, errors)
+        }
+        Err(e) => (Vec::new(), vec![RuleError::new(&path.display().to_string(), None, None, RuleErrorKind::Io(e.to_string()))]),
+    }
+}
+
 /// Reads every `.yml`/`.yaml` file under `dir` (recursively, in path order). A missing directory
 /// is empty; unreadable or oversized files come back as errors.
 pub fn read_rule_dir(dir: &Path) -> (Vec<RuleFile>, Vec<RuleError>) {
@@ -33,28 +47,28 @@ pub fn read_rule_dir(dir: &Path) -> (Vec<RuleFile>, Vec<RuleError>) {
     collect(dir, &mut paths, &mut errors, 0);
     paths.sort();
     for path in paths.into_iter().take(MAX_FILES) {
-        let name = path.display().to_string();
-        let error = |kind| RuleError::new(&name, None, None, kind);
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.len() > MAX_RULE_FILE_BYTES => {
-                errors.push(error(RuleErrorKind::TooLarge { size: meta.len(), limit: MAX_RULE_FILE_BYTES }));
-                continue;
-            }
-            Err(e) => {
-                errors.push(error(RuleErrorKind::Io(e.to_string())));
-                continue;
-            }
-            Ok(_) => {}
-        }
-        match std::fs::read(&path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => files.push(RuleFile { name, text }),
-                Err(_) => errors.push(error(RuleErrorKind::Yaml("the file is not UTF-8".to_owned()))),
-            },
-            Err(e) => errors.push(error(RuleErrorKind::Io(e.to_string()))),
-        }
+        read_file(&path, &mut files, &mut errors);
     }
     (files, errors)
+}
+
+fn read_file(path: &Path, files: &mut Vec<RuleFile>, errors: &mut Vec<RuleError>) {
+    let name = path.display().to_string();
+    let error = |kind| RuleError::new(&name, None, None, kind);
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() > MAX_RULE_FILE_BYTES => {
+            return errors.push(error(RuleErrorKind::TooLarge { size: meta.len(), limit: MAX_RULE_FILE_BYTES }));
+        }
+        Err(e) => return errors.push(error(RuleErrorKind::Io(e.to_string()))),
+        Ok(_) => {}
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => files.push(RuleFile { name, text }),
+            Err(_) => errors.push(error(RuleErrorKind::Yaml("the file is not UTF-8".to_owned()))),
+        },
+        Err(e) => errors.push(error(RuleErrorKind::Io(e.to_string()))),
+    }
 }
 
 /// Whether a path is a rule file by its extension.

@@ -1,6 +1,6 @@
 //! probe
-use std::collections::HashSet;
 use rampart_detect::*;
+use std::collections::HashSet;
 #[test]
 fn probe() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigmahq");
@@ -8,8 +8,12 @@ fn probe() {
     println!("files {} read errors {:?}", files.len(), errs);
     let c = compile_rules(&files, &FieldMapping::builtin(), &HashSet::new());
     println!("rules {} errors {}", c.rules.len(), c.errors.len());
-    for e in &c.errors { println!("{e} -- {:?}", e.kind); }
+    for e in &c.errors {
+        println!("{e} -- {:?}", e.kind);
+    }
     let routed = c.rules.iter().filter(|r| r.routed).count();
     println!("routed {routed}");
-    for r in c.rules.iter().filter(|r| r.routed) { println!("  {:?} {}", r.logsource, r.file); }
+    for r in c.rules.iter().filter(|r| r.routed) {
+        println!("  {:?} {}", r.logsource, r.file);
+    }
 }

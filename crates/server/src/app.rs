@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use prometheus_client::registry::Registry;
+use rampart_detect::Detector;
 use rampart_ingest::{Ingestor, LogFormats};
 use rampart_store::Store;
 use time::OffsetDateTime;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub formats: Arc<LogFormats>,
     /// Per-address budget of the unauthenticated CSP endpoint.
     pub csp_limiter: Arc<RateLimiter>,
+    /// The rules every ingested event passes through.
+    pub detector: Arc<Detector>,
 }
 
 impl AppState {
@@ -72,8 +75,25 @@ impl AppState {
             registry: Arc::new(registry),
             formats: Arc::new(formats),
             csp_limiter: Arc::new(RateLimiter::per_minute(limits.csp_requests_per_minute)),
+            detector: Arc::new(builtin_detector()),
         }
     }
+
+    /// The same state with another rule set.
+    pub fn with_detector(mut self, detector: Arc<Detector>) -> AppState {
+        self.detector = detector;
+        self
+    }
+}
+
+/// The built-in rules with the built-in mapping.
+fn builtin_detector() -> Detector {
+    let rules = rampart_detect::compile_rules(
+        &rampart_detect::builtin_rules(),
+        &rampart_detect::FieldMapping::builtin(),
+        &std::collections::HashSet::new(),
+    );
+    Detector::from_compiled(rules)
 }
 
 impl std::fmt::Debug for AppState {
@@ -92,6 +112,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", post(routes::events::ingest).get(routes::events::search))
         .route("/v1/logs/{format}", post(routes::logs::ingest))
         .route("/v1/csp-reports/{site}", post(routes::csp::report))
+        .route("/v1/alerts", get(routes::alerts::list))
+        .route("/v1/rules", get(routes::alerts::rules))
         .route("/v1/tokens", get(routes::tokens::list))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

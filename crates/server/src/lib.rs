@@ -22,6 +22,7 @@
 
 mod app;
 pub mod auth;
+mod detection;
 mod error;
 mod metrics;
 mod rate_limit;
@@ -29,6 +30,7 @@ mod routes;
 mod syslog;
 
 pub use app::{AppState, Limits, app, serve, spawn_retention};
+pub use detection::{RuleCount, Stored, store_and_detect};
 pub use error::ApiError;
 pub use metrics::ServerMetrics;
 pub use rate_limit::RateLimiter;

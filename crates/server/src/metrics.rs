@@ -33,6 +33,15 @@ pub struct ServerMetrics {
     pub requests: Family<RequestLabels, Counter>,
     /// Syslog datagrams dropped because the store lagged (UDP cannot push back).
     pub syslog_udp_dropped: Counter,
+    /// New alerts by rule level.
+    pub alerts: Family<AlertLabels, Counter>,
+}
+
+/// Labels of the alerts counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertLabels {
+    /// The rule's level (five values).
+    pub level: String,
 }
 
 impl ServerMetrics {
@@ -45,6 +54,12 @@ impl ServerMetrics {
             "Syslog UDP messages dropped while the store lagged",
             self.syslog_udp_dropped.clone(),
         );
+        registry.register("rampart_alerts", "Alerts raised, by rule level", self.alerts.clone());
+    }
+
+    /// Counts one new alert.
+    pub fn count_alert(&self, level: &str) {
+        self.alerts.get_or_create(&AlertLabels { level: level.to_owned() }).inc();
     }
 
     /// Counts `n` events of one source and result.

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
+use crate::detection::{Stored, store_and_detect};
 
 /// Events a writer commits at once, and the longest it waits to fill a batch.
 const BATCH_EVENTS: usize = 1000;
@@ -224,9 +225,12 @@ async fn write_batches(mut receiver: mpsc::Receiver<Event>, state: AppState) {
                 () = &mut deadline => break,
             }
         }
-        let (store, count) = (state.store.clone(), batch.len());
-        match tokio::task::spawn_blocking(move || store.append(batch)).await {
-            Ok(Ok(outcome)) => {
+        let (worker_state, count) = (state.clone(), batch.len());
+        let stored = tokio::task::spawn_blocking(move || {
+            store_and_detect(worker_state.store.as_ref(), &worker_state.detector, &worker_state.metrics, batch)
+        });
+        match stored.await {
+            Ok(Ok(Stored { outcome, .. })) => {
                 state.metrics.count_events("syslog", "accepted", outcome.stored);
                 state.metrics.count_events("syslog", "duplicate", outcome.duplicates);
             }

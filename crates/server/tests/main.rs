@@ -391,7 +391,7 @@ impl Store for BrokenStore {
             revoked_at: None,
         }))
     }
-    fn append_alerts(&self, _: &[rampart_model::Alert]) -> Result<usize, StoreError> {
+    fn append_alerts(&self, _: &[rampart_model::Alert]) -> Result<Vec<usize>, StoreError> {
         Err(StoreError::Commit("disk /secret/path exploded".into()))
     }
     fn list_alerts(&self, _: &rampart_store::AlertRequest) -> Result<rampart_store::AlertPage, StoreError> {

@@ -39,8 +39,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The token with this SHA-256 hash, if any (whatever its state).
     fn find_token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, StoreError>;
 
-    /// Stores alerts; one whose id is already stored is skipped. Returns how many were new.
-    fn append_alerts(&self, alerts: &[Alert]) -> Result<usize, StoreError>;
+    /// Stores alerts in one transaction; one whose id is already stored is skipped. Returns the
+    /// positions (in `alerts`) of those that were new.
+    fn append_alerts(&self, alerts: &[Alert]) -> Result<Vec<usize>, StoreError>;
 
     /// Alerts, newest first.
     fn list_alerts(&self, request: &AlertRequest) -> Result<AlertPage, StoreError>;

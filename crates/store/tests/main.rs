@@ -211,18 +211,18 @@ fn alerts_are_stored_once_and_paged_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let alerts: Vec<_> = (0..5).map(|i| alert(&format!("a{i}"), if i % 2 == 0 { "r-even" } else { "r-odd" })).collect();
-    assert_eq!(store.append_alerts(&alerts).unwrap(), 5);
-    assert_eq!(store.append_alerts(&alerts[..2]).unwrap(), 0, "the same alert twice is stored once");
+    assert_eq!(store.append_alerts(&alerts).unwrap(), vec![0, 1, 2, 3, 4]);
+    let again = [alerts[1].clone(), alert("a9", "r-odd")];
+    assert_eq!(store.append_alerts(&again).unwrap(), vec![1], "the same alert twice is stored once");
     let page = store.list_alerts(&rampart_store::AlertRequest { limit: 2, ..Default::default() }).unwrap();
-    assert_eq!(page.items.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a4", "a3"]);
-    assert_eq!(page.items[0], alerts[4]);
-    let next = store
-        .list_alerts(&rampart_store::AlertRequest { limit: 10, cursor: page.next_cursor.clone(), ..Default::default() })
-        .unwrap();
-    assert_eq!(next.items.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a2", "a1", "a0"]);
+    assert_eq!(page.items.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a9", "a4"]);
+    assert_eq!(page.items[1], alerts[4]);
+    let next =
+        store.list_alerts(&rampart_store::AlertRequest { limit: 10, cursor: page.next_cursor.clone(), ..Default::default() }).unwrap();
+    assert_eq!(next.items.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a3", "a2", "a1", "a0"]);
     assert_eq!(next.next_cursor, None);
     let odd = store.list_alerts(&rampart_store::AlertRequest { limit: 10, rule_id: Some("r-odd".into()), ..Default::default() }).unwrap();
-    assert_eq!(odd.items.len(), 2);
+    assert_eq!(odd.items.len(), 3);
     let bad = store.list_alerts(&rampart_store::AlertRequest { limit: 10, cursor: Some("x".into()), ..Default::default() });
     assert!(matches!(bad, Err(rampart_store::StoreError::BadCursor)));
 }

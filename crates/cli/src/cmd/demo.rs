@@ -45,6 +45,7 @@ struct Counts {
     events: AtomicUsize,
     stored: AtomicUsize,
     refused: AtomicUsize,
+    alerts: AtomicUsize,
     attacks: std::sync::Mutex<BTreeMap<&'static str, usize>>,
 }
 
@@ -85,6 +86,7 @@ async fn demo(config: Config, args: Args) -> Result<()> {
     println!("Rampart demo: {url}  (data in {}, removed on exit)", config.data_dir.display());
     println!("admin token: {token}");
     println!("try: curl -H 'Authorization: Bearer {token}' '{url}/v1/events?q=rampart.truth:*&limit=5'");
+    println!("     curl -H 'Authorization: Bearer {token}' '{url}/v1/alerts?limit=5'");
     println!("feeding {} of generated traffic at {}x; Ctrl-C stops", humanize(args.duration), args.speed);
 
     let counts = Arc::new(Counts::default());
@@ -176,6 +178,7 @@ fn flush(url: &str, token: &str, lines: &mut String, events: &mut String, counts
         let answer: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap_or_default()).unwrap_or_default();
         counts.stored.fetch_add(answer["accepted"].as_u64().unwrap_or(0) as usize, Ordering::Relaxed);
         counts.refused.fetch_add(answer["rejected"].as_u64().unwrap_or(0) as usize, Ordering::Relaxed);
+        counts.alerts.fetch_add(answer["alerts"].as_u64().unwrap_or(0) as usize, Ordering::Relaxed);
         body.clear();
     }
     Ok(())
@@ -185,12 +188,13 @@ fn report(counts: &Counts, started: Instant) {
     let attacks =
         counts.attacks.lock().map(|a| a.iter().map(|(f, n)| format!("{f}={n}")).collect::<Vec<_>>().join(" ")).unwrap_or_default();
     println!(
-        "[{:>4}s] access lines {}  shop events {}  stored {}  refused {}  attack records: {}",
+        "[{:>4}s] access lines {}  shop events {}  stored {}  refused {}  alerts {}  attack records: {}",
         started.elapsed().as_secs(),
         counts.lines.load(Ordering::Relaxed),
         counts.events.load(Ordering::Relaxed),
         counts.stored.load(Ordering::Relaxed),
         counts.refused.load(Ordering::Relaxed),
+        counts.alerts.load(Ordering::Relaxed),
         if attacks.is_empty() { "none yet".to_owned() } else { attacks }
     );
 }

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod ingest;
 pub mod init;
 pub mod replay;
+pub mod rules;
 pub mod serve;
 pub mod token;
 

@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rampart_ingest::{LineFormat, LogFormats, RecordError};
 
 use super::Global;
+use rampart_server::RuleCount;
+
 use crate::sink::{Delivered, Sink};
 
 /// Lines delivered per batch. Fixed, so a rerun forms the same batches and the store
@@ -34,6 +36,9 @@ pub struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Only run detection: parse and match, store nothing (the data directory is not opened).
+    #[arg(long, conflicts_with = "to")]
+    no_store: bool,
 }
 
 /// Totals of a replay.
@@ -49,6 +54,10 @@ struct Summary {
     samples: Vec<Sample>,
     seconds: f64,
     lines_per_second: f64,
+    alerts: usize,
+    alerts_by_rule: Vec<RuleCount>,
+    /// Detection only: nothing was stored.
+    no_store: bool,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -61,7 +70,7 @@ struct Sample {
 
 pub fn run(global: &Global, args: Args) -> Result<()> {
     let config = global.config()?;
-    let sink = Sink::open(&config, args.to.clone(), args.token.clone())?;
+    let sink = if args.no_store { Sink::detect_only(&config)? } else { Sink::open(&config, args.to.clone(), args.token.clone())? };
     let total_bytes: u64 = args.files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
     let progress = ProgressBar::new(total_bytes);
     progress.set_style(
@@ -70,7 +79,7 @@ pub fn run(global: &Global, args: Args) -> Result<()> {
             .progress_chars("=> "),
     );
     let started = Instant::now();
-    let mut summary = Summary::default();
+    let mut summary = Summary { no_store: args.no_store, ..Summary::default() };
     for path in &args.files {
         replay_file(path, &args.format, &config.formats, &sink, &progress, &mut summary)?;
         summary.files += 1;
@@ -166,6 +175,13 @@ fn add(summary: &mut Summary, path: &Path, first_line: usize, delivered: Deliver
     summary.stored += delivered.accepted;
     summary.duplicates += delivered.duplicates;
     summary.rejected += delivered.rejected.max(delivered.errors.len());
+    for found in delivered.alerts_by_rule {
+        summary.alerts += found.count;
+        match summary.alerts_by_rule.iter_mut().find(|r| r.rule == found.rule) {
+            Some(known) => known.count += found.count,
+            None => summary.alerts_by_rule.push(found),
+        }
+    }
     for RecordError { line, code, message } in delivered.errors {
         *summary.rejected_by_code.entry(code.as_str().to_owned()).or_default() += 1;
         if summary.samples.len() < 10 {
@@ -184,12 +200,25 @@ fn print_summary(summary: &Summary, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(summary)?);
         return Ok(());
     }
-    println!(
-        "replayed {} file(s): {} lines, {} stored, {} already stored, {} refused in {:.1}s ({:.0} lines/s)",
-        summary.files, summary.lines, summary.stored, summary.duplicates, summary.rejected, summary.seconds, summary.lines_per_second
-    );
+    if summary.no_store {
+        println!(
+            "matched {} file(s): {} lines, {} parsed (nothing stored), {} refused in {:.1}s ({:.0} lines/s)",
+            summary.files, summary.lines, summary.stored, summary.rejected, summary.seconds, summary.lines_per_second
+        );
+    } else {
+        println!(
+            "replayed {} file(s): {} lines, {} stored, {} already stored, {} refused in {:.1}s ({:.0} lines/s)",
+            summary.files, summary.lines, summary.stored, summary.duplicates, summary.rejected, summary.seconds, summary.lines_per_second
+        );
+    }
     for (code, count) in &summary.rejected_by_code {
         println!("  refused {code}: {count}");
+    }
+    let mut by_rule: Vec<&RuleCount> = summary.alerts_by_rule.iter().collect();
+    by_rule.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.title.cmp(&b.title)));
+    println!("{} alert(s) from {} rule(s)", summary.alerts, by_rule.len());
+    for rule in by_rule {
+        println!("  {:>8}  {:<13} {} ({})", rule.count, rule.level, rule.title, rule.rule);
     }
     for sample in &summary.samples {
         println!("  {}:{}: {} ({})", sample.file, sample.line, sample.reason, sample.code);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use prometheus_client::registry::Registry;
+use rampart_detect::Detector;
 use rampart_ingest::{CardProtector, Ingestor};
 use rampart_server::AppState;
 use rampart_store::{SqliteOptions, SqliteStore, StoreMetrics};
@@ -45,8 +46,48 @@ pub fn open(config: &Config) -> Result<(Arc<SqliteStore>, AppState)> {
     let mut registry = Registry::default();
     store_metrics.register(&mut registry);
     let ingestor = Ingestor::new(config.ingest.clone(), CardProtector::new(&key)).with_client_ip(config.client_ip.clone());
-    let state = AppState::new(store.clone(), ingestor, config.formats.clone(), config.limits, registry);
+    let detector = load_detector(config)?;
+    let state = AppState::new(store.clone(), ingestor, config.formats.clone(), config.limits, registry).with_detector(detector);
     Ok((store, state))
+}
+
+/// Loads the rule set, logging each rule that was refused (the others run).
+pub fn load_detector(config: &Config) -> Result<Arc<Detector>> {
+    let detector = Detector::load(config.rule_sources()).context("cannot load the detection rules")?;
+    let rules = detector.rules();
+    for error in &rules.errors {
+        tracing::warn!(file = %error.file, line = ?error.line, rule = ?error.rule, reason = %error.kind, "rule refused");
+    }
+    let enabled = rules.rules.iter().filter(|r| !r.disabled).count();
+    tracing::info!(rules = enabled, refused = rules.errors.len(), "detection rules loaded");
+    Ok(Arc::new(detector))
+}
+
+/// Checks the rule sources every `interval` and swaps in the new set when something changed.
+fn spawn_rule_reload(detector: Arc<Detector>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let detector = detector.clone();
+            match tokio::task::spawn_blocking(move || detector.reload_if_changed()).await {
+                Ok(None) => {}
+                Ok(Some(Ok(report))) => {
+                    for error in &report.errors {
+                        tracing::warn!(file = %error.file, line = ?error.line, rule = ?error.rule, reason = %error.kind, "rule refused");
+                    }
+                    for file in &report.kept {
+                        tracing::warn!(file = %file, "the changed file has errors; its last good version stays loaded");
+                    }
+                    tracing::info!(rules = report.rules, refused = report.errors.len(), "detection rules reloaded");
+                }
+                Ok(Some(Err(error))) => tracing::error!(error = %error, "the field mapping is invalid; the current rules stay loaded"),
+                Err(error) => tracing::error!(error = %error, "rule reload failed"),
+            }
+        }
+    })
 }
 
 async fn serve(config: Config) -> Result<()> {
@@ -56,6 +97,7 @@ async fn serve(config: Config) -> Result<()> {
     tracing::info!(address = %address, data_dir = %config.data_dir.display(), "Rampart is listening");
     eprintln!("Rampart API on http://{address} (data in {})", config.data_dir.display());
     let retention = rampart_server::spawn_retention(store.clone(), config.retention, Duration::from_secs(3600));
+    let reload = spawn_rule_reload(state.detector.clone(), config.detect.reload_interval);
     let syslog = if config.syslog.udp.is_some() || config.syslog.tcp.is_some() {
         let listeners = rampart_server::spawn_syslog(config.syslog.clone(), state.clone())
             .await
@@ -67,6 +109,7 @@ async fn serve(config: Config) -> Result<()> {
     };
     rampart_server::serve(listener, state, shutdown_signal()).await.context("the server failed")?;
     retention.abort();
+    reload.abort();
     if let Some(syslog) = syslog {
         syslog.abort();
     }

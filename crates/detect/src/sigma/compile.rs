@@ -76,15 +76,29 @@ pub(crate) enum TimePart {
 #[derive(Debug, Clone)]
 pub(crate) enum Test {
     /// A literal (lowercase ASCII unless `cased`) found by the shared Aho-Corasick scan.
-    Literal { text: String, position: Position, cased: bool },
+    Literal {
+        text: String,
+        position: Position,
+        cased: bool,
+    },
     /// A wildcard pattern or a case-insensitive non-ASCII literal; `hint` (lowercase ASCII) must
     /// occur for it to match, so the scan rules it out cheaply.
-    Pattern { regex: Regex, hint: Option<String> },
+    Pattern {
+        regex: Regex,
+        hint: Option<String>,
+    },
     /// The `re` modifier.
     Regex(Regex),
     Cidr(IpNet),
-    Compare { op: CmpOp, value: f64 },
-    Time { part: TimePart, op: CmpOp, value: i64 },
+    Compare {
+        op: CmpOp,
+        value: f64,
+    },
+    Time {
+        part: TimePart,
+        op: CmpOp,
+        value: i64,
+    },
     Exists(bool),
     /// The field is missing or null.
     Null,
@@ -92,7 +106,11 @@ pub(crate) enum Test {
     Empty,
     /// Any value (`contains: ''`).
     Any,
-    FieldRef { other: FieldId, position: Position, cased: bool },
+    FieldRef {
+        other: FieldId,
+        position: Position,
+        cased: bool,
+    },
 }
 
 /// One field, one test: the unit the matcher evaluates and caches per event.
@@ -194,7 +212,12 @@ fn resolve(condition: &Condition, searches: &[(&str, Expr)]) -> Result<Expr, Com
     Ok(match condition {
         Condition::Ident(name) => match searches.iter().find(|(n, _)| n == name) {
             Some((_, expr)) => expr.clone(),
-            None => return Err(invalid("condition", format!("the condition names `{name}`, which is not a search identifier of the detection"))),
+            None => {
+                return Err(invalid(
+                    "condition",
+                    format!("the condition names `{name}`, which is not a search identifier of the detection"),
+                ));
+            }
         },
         Condition::Of { quantity, target } => {
             let chosen: Vec<Expr> = searches
@@ -467,7 +490,8 @@ fn compile_value(
         }
         Kind::Text => {
             let parsed = if matches!(value, Value::String(_)) { SigmaString::parse(&text) } else { SigmaString::plain(&text) };
-            let variants = apply_transforms(parsed, &m.transforms, mapping.placeholders()).map_err(|e| invalid(needle, format!("`{key}`: {e}")))?;
+            let variants =
+                apply_transforms(parsed, &m.transforms, mapping.placeholders()).map_err(|e| invalid(needle, format!("`{key}`: {e}")))?;
             // base64 output is case-significant: matching it case-insensitively would invent matches.
             let encoded = m.transforms.iter().any(|t| matches!(t, Transform::Base64 | Transform::Base64Offset));
             let cased = m.cased || encoded;
@@ -477,7 +501,10 @@ fn compile_value(
             };
             let mut atoms = Vec::with_capacity(variants.len());
             for mut variant in variants {
-                variant.wrap(matches!(position, Position::Contains | Position::Suffix), matches!(position, Position::Contains | Position::Prefix));
+                variant.wrap(
+                    matches!(position, Position::Contains | Position::Suffix),
+                    matches!(position, Position::Contains | Position::Prefix),
+                );
                 let test = string_test(&variant, cased).map_err(|e| (needle.to_owned(), RuleErrorKind::Unsupported(e)))?;
                 atoms.push(Expr::Atom(table.atom(target, test)));
             }
@@ -524,7 +551,8 @@ fn string_test(value: &SigmaString, cased: bool) -> Result<Test, String> {
         }
     }
     pattern.push('$');
-    let regex = RegexBuilder::new(&pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| format!("the value is too complex to match: {e}"))?;
+    let regex =
+        RegexBuilder::new(&pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| format!("the value is too complex to match: {e}"))?;
     let hint = value
         .longest_text()
         .and_then(|text| text.split(|c: char| !c.is_ascii()).max_by_key(|s| s.len()))
@@ -532,4 +560,3 @@ fn string_test(value: &SigmaString, cased: bool) -> Result<Test, String> {
         .map(str::to_ascii_lowercase);
     Ok(Test::Pattern { regex, hint })
 }
-

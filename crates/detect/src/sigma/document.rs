@@ -210,8 +210,9 @@ fn build(raw: RawDocument) -> Result<Option<Document>, BuildError> {
         (Some(detection), None) => {
             let level = match raw.level.as_deref() {
                 None => Level::Medium,
-                Some(text) => Level::parse(text)
-                    .ok_or_else(|| invalid("level", "`level` must be informational, low, medium, high or critical"))?,
+                Some(text) => {
+                    Level::parse(text).ok_or_else(|| invalid("level", "`level` must be informational, low, medium, high or critical"))?
+                }
             };
             let detection = split_detection(detection).map_err(|message| invalid("detection", &message))?;
             Ok(Some(Document::Rule(RuleDocument {
@@ -284,11 +285,12 @@ pub(crate) fn line_of(text: &str, needle: &str) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }
-    text.lines().position(|line| {
-        let line = line.trim_start().trim_start_matches("- ").trim_start_matches(['\'', '"']);
-        line.starts_with(needle)
-    })
-    .map(|index| index + 1)
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start().trim_start_matches("- ").trim_start_matches(['\'', '"']);
+            line.starts_with(needle)
+        })
+        .map(|index| index + 1)
 }
 
 #[cfg(test)]

@@ -270,9 +270,9 @@ impl Engine {
             (Test::Compare { op, value }, Target::Field(f)) => {
                 any_value(field(f), &mut |v| number_of(v).is_some_and(|number| op.holds(number, *value)))
             }
-            (Test::Time { part, op, value }, Target::Field(f)) => any_value(field(f), &mut |v| {
-                time_of(v).is_some_and(|time| op.holds(time_part(time, *part) as f64, *value as f64))
-            }),
+            (Test::Time { part, op, value }, Target::Field(f)) => {
+                any_value(field(f), &mut |v| time_of(v).is_some_and(|time| op.holds(time_part(time, *part) as f64, *value as f64)))
+            }
             (Test::FieldRef { other, position, cased }, Target::Field(f)) => {
                 let (Some(left), Some(right)) = (field(f), field(*other)) else { return false };
                 let mut right_text = String::new();
@@ -499,7 +499,9 @@ fn collect_targets(expr: &Expr, table: &AtomTable, routes: u64, out: &mut Vec<(T
             }
         }
         Expr::Not(inner) => collect_targets(inner, table, routes, out),
-        Expr::And(items) | Expr::Or(items) | Expr::AtLeast(_, items) => items.iter().for_each(|item| collect_targets(item, table, routes, out)),
+        Expr::And(items) | Expr::Or(items) | Expr::AtLeast(_, items) => {
+            items.iter().for_each(|item| collect_targets(item, table, routes, out))
+        }
         Expr::Const(_) => {}
     }
 }
@@ -514,7 +516,9 @@ fn build_scanners(table: &AtomTable, targets: &[(Target, u64)]) -> Vec<Scanner> 
                 continue;
             }
             let (needle, position, cased) = match &atom.test {
-                Test::Literal { text, position, cased } => (text.to_ascii_lowercase(), *position, cased.then(|| text.clone().into_boxed_str())),
+                Test::Literal { text, position, cased } => {
+                    (text.to_ascii_lowercase(), *position, cased.then(|| text.clone().into_boxed_str()))
+                }
                 Test::Pattern { hint: Some(hint), .. } => (hint.clone(), Position::Contains, None),
                 _ => continue,
             };

@@ -170,7 +170,10 @@ fn apply_filter(
         let named = if filter.rules.is_empty() {
             logsource_covers(&filter.logsource, &rule.logsource)
         } else {
-            filter.rules.iter().any(|wanted| Some(wanted) == rule.id.as_ref() || Some(wanted) == rule.name.as_ref() || *wanted == rule.title)
+            filter
+                .rules
+                .iter()
+                .any(|wanted| Some(wanted) == rule.id.as_ref() || Some(wanted) == rule.name.as_ref() || *wanted == rule.title)
         };
         if named {
             *expr = Expr::And(vec![expr.clone(), condition.clone()]);
@@ -179,10 +182,8 @@ fn apply_filter(
         }
     }
     if applied == 0 && !filter.rules.is_empty() {
-        return Err(sourced.error(
-            "rules",
-            RuleErrorKind::Invalid(format!("the filter names rules that are not loaded: {}", filter.rules.join(", "))),
-        ));
+        return Err(sourced
+            .error("rules", RuleErrorKind::Invalid(format!("the filter names rules that are not loaded: {}", filter.rules.join(", ")))));
     }
     Ok(())
 }

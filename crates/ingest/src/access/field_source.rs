@@ -66,7 +66,8 @@ mod tests {
     #[test]
     fn record_fields_agree_with_the_event() {
         let format = LogFormat::builtin("combined").unwrap();
-        let line = r#"203.0.113.9 - bob [22/Nov/2026:10:00:00 +0000] "GET /search?q=1 HTTP/1.1" 404 512 "https://shop.example/" "curl/8.0""#;
+        let line =
+            r#"203.0.113.9 - bob [22/Nov/2026:10:00:00 +0000] "GET /search?q=1 HTTP/1.1" 404 512 "https://shop.example/" "curl/8.0""#;
         let mut record = format.parse_line(line).unwrap();
         record.resolve_client(&crate::ClientIpResolver::default());
         let event = Event::from_json(serde_json::Value::Object(record.to_fields())).unwrap();

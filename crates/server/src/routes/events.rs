@@ -8,13 +8,14 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use rampart_ingest::{Batch, BodyError, Format, Ingestor, RecordError, decode_body};
 use rampart_model::{Permission, Query, parse_timestamp};
-use rampart_store::{AppendOutcome, MAX_SEARCH_LIMIT, SearchRequest};
+use rampart_store::{MAX_SEARCH_LIMIT, SearchRequest};
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::auth::authorize;
+use crate::detection::{Stored, store_and_detect};
 use crate::error::ApiError;
 
 /// At most this many record errors are listed in one answer (all are counted).
@@ -48,16 +49,18 @@ pub(crate) async fn store_and_answer(
     bytes: Bytes,
     parse: impl FnOnce(&Ingestor, &[u8]) -> Result<Batch, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
-    let (ingestor, store, max_decompressed) = (state.ingestor.clone(), state.store.clone(), state.limits.max_decompressed_bytes);
-    let (errors, valid, outcome) = tokio::task::spawn_blocking(move || -> Result<(Vec<RecordError>, usize, AppendOutcome), ApiError> {
+    let (ingestor, max_decompressed, worker_state) = (state.ingestor.clone(), state.limits.max_decompressed_bytes, state.clone());
+    let (errors, valid, stored) = tokio::task::spawn_blocking(move || -> Result<(Vec<RecordError>, usize, Stored), ApiError> {
         let decoded = decode_body(encoding.as_deref(), &bytes, max_decompressed).map_err(body_error)?;
         let batch = parse(&ingestor, &decoded)?;
         let valid = batch.events.len();
-        let outcome = if valid > 0 { store.append(batch.events)? } else { AppendOutcome::default() };
-        Ok((batch.errors, valid, outcome))
+        let state = worker_state;
+        let stored = store_and_detect(state.store.as_ref(), &state.detector, &state.metrics, batch.events)?;
+        Ok((batch.errors, valid, stored))
     })
     .await
     .map_err(ApiError::internal)??;
+    let outcome = stored.outcome;
 
     state.metrics.count_events(source, "accepted", outcome.stored);
     state.metrics.count_events(source, "duplicate", outcome.duplicates);
@@ -67,6 +70,8 @@ pub(crate) async fn store_and_answer(
         "rejected": errors.len(),
         "duplicates": outcome.duplicates,
         "errors": &errors[..errors.len().min(MAX_LISTED_ERRORS)],
+        "alerts": stored.alerts.iter().map(|r| r.count).sum::<usize>(),
+        "alerts_by_rule": stored.alerts,
     });
     // Duplicates are valid events already stored: a retry of a stored batch succeeds.
     let status = if valid == 0 { StatusCode::BAD_REQUEST } else { StatusCode::ACCEPTED };
@@ -138,6 +143,16 @@ pub(crate) async fn search(
     Ok(Json(json!({"items": page.items, "next_cursor": page.next_cursor})).into_response())
 }
 
+pub(crate) fn page_limit(limit: Option<String>) -> Result<Option<usize>, ApiError> {
+    limit
+        .map(|limit| {
+            limit.parse().ok().filter(|n| (1..=MAX_SEARCH_LIMIT).contains(n)).ok_or_else(|| {
+                ApiError::bad_request("invalid_parameters", format!("`limit` must be a number from 1 to {MAX_SEARCH_LIMIT}"))
+            })
+        })
+        .transpose()
+}
+
 fn search_request(params: SearchParams) -> Result<SearchRequest, ApiError> {
     let query = Query::parse(params.q.as_deref().unwrap_or("")).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     let time = |name: &str, value: Option<String>| -> Result<Option<OffsetDateTime>, ApiError> {
@@ -150,11 +165,8 @@ fn search_request(params: SearchParams) -> Result<SearchRequest, ApiError> {
     let mut request = SearchRequest::new(query);
     request.from = time("from", params.from)?;
     request.to = time("to", params.to)?;
-    if let Some(limit) = params.limit {
-        request.limit =
-            limit.parse().ok().filter(|n| (1..=MAX_SEARCH_LIMIT).contains(n)).ok_or_else(|| {
-                ApiError::bad_request("invalid_parameters", format!("`limit` must be a number from 1 to {MAX_SEARCH_LIMIT}"))
-            })?;
+    if let Some(limit) = page_limit(params.limit)? {
+        request.limit = limit;
     }
     request.cursor = params.cursor.filter(|c| !c.is_empty());
     Ok(request)

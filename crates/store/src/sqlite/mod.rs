@@ -236,18 +236,21 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append_alerts(&self, alerts: &[Alert]) -> Result<usize, StoreError> {
+    fn append_alerts(&self, alerts: &[Alert]) -> Result<Vec<usize>, StoreError> {
         if alerts.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         self.with_connection(|conn| {
             let tx = conn.unchecked_transaction()?;
-            let mut added = 0;
+            let mut added = Vec::new();
             {
-                let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO alerts (id, rule_id, created_at, body) VALUES (?1, ?2, ?3, ?4)")?;
-                for alert in alerts {
+                let mut insert =
+                    tx.prepare_cached("INSERT OR IGNORE INTO alerts (id, rule_id, created_at, body) VALUES (?1, ?2, ?3, ?4)")?;
+                for (index, alert) in alerts.iter().enumerate() {
                     let body = serde_json::to_string(alert).map_err(|e| StoreError::Corrupt { key: 0, reason: e.to_string() })?;
-                    added += insert.execute(params![alert.id, alert.rule.id, alert.created_at.unix_timestamp(), body])?;
+                    if insert.execute(params![alert.id, alert.rule.id, alert.created_at.unix_timestamp(), body])? > 0 {
+                        added.push(index);
+                    }
                 }
             }
             tx.commit()?;

@@ -1,0 +1,232 @@
+//! `rampart rules validate|test|list|disable|enable|mapping`: Sigma rule tooling.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use rampart_detect::{
+    CompiledRules, DEFAULT_MAPPING, FieldMapping, RuleError, RuleFile, RuleMatch, Scratch, compile_rules, read_disabled, read_rule_path,
+    write_disabled,
+};
+use rampart_ingest::{CardProtector, Ingestor};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::Global;
+use crate::config::Config;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Check rule files or directories; prints every error and exits 1 if any rule is invalid.
+    Validate {
+        /// Rule files (.yml) or directories of them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Field mapping to compile against [default: detect.mapping, else the built-in one].
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+    },
+    /// Run rules over a file of events or log lines and show what each rule matches, and why.
+    Test {
+        /// Rule files (.yml) or directories of them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Events (NDJSON) or access-log lines.
+        #[arg(long, value_name = "FILE")]
+        events: PathBuf,
+        /// auto, jsonl, combined, common, combined-truth, nginx-json, or a [log_formats] name.
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Field mapping [default: detect.mapping, else the built-in one].
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+        /// Print the matches as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the rules the server loads (built-in, the data directory's rules/, detect.rules_dirs).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch a rule off by id; a running server picks the change up within detect.reload_interval.
+    Disable {
+        /// The rule's id.
+        id: String,
+    },
+    /// Switch a disabled rule back on.
+    Enable {
+        /// The rule's id.
+        id: String,
+    },
+    /// Print the built-in field mapping (a starting point for detect.mapping).
+    Mapping,
+}
+
+pub fn run(global: &Global, command: Command) -> Result<()> {
+    let config = global.config()?;
+    match command {
+        Command::Validate { paths, mapping } => validate(&config, &paths, mapping.as_deref()),
+        Command::Test { paths, events, format, mapping, json } => test(&config, &paths, &events, &format, mapping.as_deref(), json),
+        Command::List { json } => list(&config, json),
+        Command::Disable { id } => set_disabled(&config, &id, true),
+        Command::Enable { id } => set_disabled(&config, &id, false),
+        Command::Mapping => {
+            print!("{DEFAULT_MAPPING}");
+            Ok(())
+        }
+    }
+}
+
+fn mapping_for(config: &Config, explicit: Option<&Path>) -> Result<FieldMapping> {
+    match explicit.or(config.detect.mapping.as_deref()) {
+        Some(path) => FieldMapping::load(path).map_err(Into::into),
+        None => Ok(FieldMapping::builtin()),
+    }
+}
+
+/// Reads rule files and directories, with the errors of those that cannot be read.
+fn read_paths(paths: &[PathBuf]) -> (Vec<RuleFile>, Vec<RuleError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        let (found, errs) = read_rule_path(path);
+        files.extend(found);
+        errors.extend(errs);
+    }
+    (files, errors)
+}
+
+fn compile_paths(config: &Config, paths: &[PathBuf], mapping: Option<&Path>) -> Result<CompiledRules> {
+    let mapping = mapping_for(config, mapping)?;
+    let (files, read_errors) = read_paths(paths);
+    let mut compiled = compile_rules(&files, &mapping, &HashSet::new());
+    let mut errors = read_errors;
+    errors.append(&mut compiled.errors);
+    compiled.errors = errors;
+    Ok(compiled)
+}
+
+fn validate(config: &Config, paths: &[PathBuf], mapping: Option<&Path>) -> Result<()> {
+    let compiled = compile_paths(config, paths, mapping)?;
+    for error in &compiled.errors {
+        println!("error: {error}");
+    }
+    let unrouted = compiled.rules.iter().filter(|r| !r.routed).count();
+    println!("{} rule(s) valid, {} invalid", compiled.rules.len(), compiled.errors.len());
+    if unrouted > 0 {
+        println!("{unrouted} valid rule(s) have a logsource the field mapping routes no events to; they will never match");
+    }
+    if !compiled.errors.is_empty() {
+        bail!("{} rule(s) or file(s) are invalid", compiled.errors.len());
+    }
+    Ok(())
+}
+
+fn test(config: &Config, paths: &[PathBuf], events: &Path, format: &str, mapping: Option<&Path>, json: bool) -> Result<()> {
+    let compiled = compile_paths(config, paths, mapping)?;
+    for error in &compiled.errors {
+        eprintln!("error: {error}");
+    }
+    let text = std::fs::read(events).with_context(|| format!("cannot read {}", events.display()))?;
+    let format = match format {
+        "auto" => {
+            let head = String::from_utf8_lossy(&text[..text.len().min(64 * 1024)]);
+            config.formats.detect(head.lines().take(20)).context("cannot tell the format of the events file; name it with --format")?
+        }
+        name => config.formats.get(name).with_context(|| format!("no format is named `{name}`"))?,
+    };
+    let key: [u8; 32] = rand::random();
+    let ingestor = Ingestor::new(config.ingest.clone(), CardProtector::new(&key)).with_client_ip(config.client_ip.clone());
+    let mut scratch = Scratch::default();
+    let mut matches: Vec<RuleMatch> = Vec::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut events_read, mut refused) = (0usize, 0usize);
+    let now = OffsetDateTime::now_utc();
+    for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let line = index + 1;
+        let event = match ingestor.ingest_line(&format, line, raw, now, false, None) {
+            Ok(event) => event,
+            Err(error) => {
+                eprintln!("line {line}: refused: {} ({})", error.message, error.code.as_str());
+                refused += 1;
+                continue;
+            }
+        };
+        events_read += 1;
+        matches.clear();
+        compiled.engine.evaluate(&event, &mut scratch, &mut matches);
+        for found in &matches {
+            *counts.entry(format!("{} ({})", found.rule.title, found.rule.id)).or_default() += 1;
+            if json {
+                let fields: Vec<_> = found.fields.iter().map(|f| json!({"field": f.field, "value": f.value})).collect();
+                println!(
+                    "{}",
+                    json!({"line": line, "rule": found.rule.id, "title": found.rule.title, "level": found.rule.level.as_str(), "matched": fields})
+                );
+            } else {
+                println!("line {line}: {} ({}) [{}]", found.rule.title, found.rule.id, found.rule.level.as_str());
+                for field in &found.fields {
+                    println!("    {} = {:?}", field.field, field.value);
+                }
+            }
+        }
+    }
+    if !json {
+        println!("{events_read} event(s), {refused} refused; matches by rule:");
+        for rule in compiled.rules.iter().filter(|r| !r.disabled) {
+            let label = format!("{} ({})", rule.title, rule.id);
+            println!("  {:>6}  {label}", counts.get(&label).copied().unwrap_or(0));
+        }
+    }
+    if !compiled.errors.is_empty() {
+        bail!("{} rule(s) or file(s) are invalid", compiled.errors.len());
+    }
+    Ok(())
+}
+
+fn list(config: &Config, json: bool) -> Result<()> {
+    let detector = rampart_detect::Detector::load(config.rule_sources())?;
+    let rules = detector.rules();
+    if json {
+        let items: Vec<&rampart_detect::RuleInfo> = rules.rules.iter().map(AsRef::as_ref).collect();
+        let errors: Vec<String> = rules.errors.iter().map(ToString::to_string).collect();
+        println!("{}", serde_json::to_string_pretty(&json!({"items": items, "errors": errors}))?);
+        return Ok(());
+    }
+    println!("{:<38} {:<13} {:<8} {:<9} title", "id", "level", "state", "routed");
+    for rule in &rules.rules {
+        let state = if rule.disabled { "disabled" } else { "enabled" };
+        let routed = if rule.routed { "yes" } else { "no" };
+        println!("{:<38} {:<13} {:<8} {:<9} {}", rule.id, rule.level.as_str(), state, routed, rule.title);
+    }
+    println!("{} rule(s), {} refused", rules.rules.len(), rules.errors.len());
+    for error in &rules.errors {
+        println!("error: {error}");
+    }
+    Ok(())
+}
+
+fn set_disabled(config: &Config, id: &str, disable: bool) -> Result<()> {
+    let sources = config.rule_sources();
+    let path = sources.disabled.clone().context("no disabled-rules file is configured")?;
+    let detector = rampart_detect::Detector::load(sources)?;
+    if !detector.rules().rules.iter().any(|r| r.id == id) {
+        bail!("no loaded rule has the id {id}; `rampart rules list` shows them");
+    }
+    let mut disabled = read_disabled(&path);
+    let changed = if disable { disabled.insert(id.to_owned()) } else { disabled.remove(id) };
+    write_disabled(&path, &disabled).with_context(|| format!("cannot write {}", path.display()))?;
+    let what = if disable { "disabled" } else { "enabled" };
+    if changed {
+        println!("rule {id} {what}")
+    } else {
+        println!("rule {id} was already {what}")
+    }
+    Ok(())
+}
