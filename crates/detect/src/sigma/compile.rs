@@ -148,6 +148,8 @@ pub(crate) struct AtomTable {
     pub(crate) fields: Vec<String>,
     field_ids: HashMap<String, FieldId>,
     keys: HashMap<String, AtomId>,
+    /// The number of atoms before the detection being compiled, for its size limit.
+    rule_start: usize,
 }
 
 impl AtomTable {
@@ -171,6 +173,12 @@ impl AtomTable {
         self.keys.insert(key, id);
         id
     }
+
+    /// Forgets the atoms from `len` on (those of a refused detection), so they cost the engine nothing.
+    fn truncate(&mut self, len: usize) {
+        self.atoms.truncate(len);
+        self.keys.retain(|_, id| (*id as usize) < len);
+    }
 }
 
 fn test_key(test: &Test) -> String {
@@ -188,15 +196,22 @@ fn invalid(needle: &str, message: impl Into<String>) -> CompileError {
     (needle.to_owned(), RuleErrorKind::Invalid(message.into()))
 }
 
-/// Compiles a detection: every search, then the condition(s) over them.
+/// Compiles a detection: every search, then the condition(s) over them. A refused detection
+/// leaves the table as it was.
 pub(crate) fn compile_detection(detection: &Detection, mapping: &FieldMapping, table: &mut AtomTable) -> Result<Expr, CompileError> {
     let before = table.atoms.len();
+    table.rule_start = before;
+    let result = compile_searches(detection, mapping, table);
+    if result.is_err() {
+        table.truncate(before);
+    }
+    result
+}
+
+fn compile_searches(detection: &Detection, mapping: &FieldMapping, table: &mut AtomTable) -> Result<Expr, CompileError> {
     let mut searches: Vec<(&str, Expr)> = Vec::with_capacity(detection.searches.len());
     for (name, value) in &detection.searches {
         let expr = compile_search(name, value, mapping, table)?;
-        if table.atoms.len() - before > MAX_ATOMS_PER_RULE {
-            return Err(invalid(name, format!("the detection has more than {MAX_ATOMS_PER_RULE} values")));
-        }
         searches.push((name.as_str(), expr));
     }
     let mut conditions = Vec::new();
@@ -205,6 +220,15 @@ pub(crate) fn compile_detection(detection: &Detection, mapping: &FieldMapping, t
         conditions.push(resolve(&condition, &searches)?);
     }
     Ok(Expr::or(conditions))
+}
+
+/// Refuses a detection that would grow past [`MAX_ATOMS_PER_RULE`] with `more` atoms; checked
+/// before compiling, since each wildcard value costs a regex.
+fn check_size(table: &AtomTable, more: usize, needle: &str) -> Result<(), CompileError> {
+    if table.atoms.len() - table.rule_start + more > MAX_ATOMS_PER_RULE {
+        return Err(invalid(needle, format!("the detection has more than {MAX_ATOMS_PER_RULE} values")));
+    }
+    Ok(())
 }
 
 /// Turns a parsed condition into an expression, replacing identifiers by their searches.
@@ -408,8 +432,11 @@ fn compile_field(key: &str, values: &Value, mapping: &FieldMapping, table: &mut 
     if target == Target::Keywords && !matches!(m.kind, Kind::Text | Kind::Regex) {
         return Err(invalid(needle, "keywords (values without a field) only take string modifiers and `re`"));
     }
+    check_size(table, list.len(), needle)?;
     let mut exprs = Vec::with_capacity(list.len());
     for value in list {
+        // A value may expand into many (windash, expand, base64offset).
+        check_size(table, 1, needle)?;
         exprs.push(compile_value(key, target, &m, value, mapping, table)?);
     }
     let combined = if m.all { Expr::and(exprs) } else { Expr::or(exprs) };

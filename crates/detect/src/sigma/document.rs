@@ -152,16 +152,26 @@ pub(crate) fn parse_documents(file: &str, text: &str) -> (Vec<SourcedDocument>, 
     let shared: std::sync::Arc<str> = std::sync::Arc::from(text);
     let mut documents = Vec::new();
     let mut errors = Vec::new();
+    // First the YAML itself, up to its first error. serde_norway's document iterator must not be
+    // driven past one: after a syntax error it repeats it forever, and after an unknown alias it
+    // resumes mid-document and panics.
+    let mut valid = 0;
+    let mut yaml_error = None;
     for deserializer in serde_norway::Deserializer::from_str(text) {
+        if let Err(error) = Value::deserialize(deserializer) {
+            let line = error.location().map(|l| l.line());
+            yaml_error = Some(RuleError::new(file, line, None, RuleErrorKind::Yaml(error.to_string())));
+            break;
+        }
+        valid += 1;
+    }
+    // Then those well-formed documents as Sigma documents: one of the wrong shape does not stop the next.
+    for deserializer in serde_norway::Deserializer::from_str(text).take(valid) {
         let raw = match RawDocument::deserialize(deserializer) {
             Ok(raw) => raw,
             Err(error) => {
                 let line = error.location().map(|l| l.line());
-                errors.push(RuleError::new(file, line, None, yaml_kind(&error)));
-                // A syntax error stops the YAML stream; later documents cannot be trusted.
-                if error.location().is_none() || is_syntax_error(&error) {
-                    break;
-                }
+                errors.push(RuleError::new(file, line, None, RuleErrorKind::Invalid(error.to_string())));
                 continue;
             }
         };
@@ -171,17 +181,8 @@ pub(crate) fn parse_documents(file: &str, text: &str) -> (Vec<SourcedDocument>, 
             Err((needle, rule, kind)) => errors.push(RuleError::new(file, line_of(text, needle), rule, kind)),
         }
     }
+    errors.extend(yaml_error);
     (documents, errors)
-}
-
-fn is_syntax_error(error: &serde_norway::Error) -> bool {
-    let message = error.to_string();
-    message.contains("while parsing") || message.contains("while scanning")
-}
-
-fn yaml_kind(error: &serde_norway::Error) -> RuleErrorKind {
-    let message = error.to_string();
-    if is_syntax_error(error) { RuleErrorKind::Yaml(message) } else { RuleErrorKind::Invalid(message) }
 }
 
 type BuildError = (&'static str, Option<String>, RuleErrorKind);

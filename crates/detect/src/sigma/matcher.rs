@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind};
+use aho_corasick::automaton::{Automaton, OverlappingState};
+use aho_corasick::dfa::DFA as Dfa;
 use rampart_model::{FieldSource, FieldValue, parse_rfc3339};
 use serde_json::Value as Json;
 
@@ -43,6 +44,7 @@ pub struct RuleMatch {
 /// A place in a value where an atom's literal must be found.
 #[derive(Debug)]
 struct NeedleRef {
+    target: Target,
     atom: AtomId,
     position: Position,
     /// The exact text, for case-sensitive literals (the scan itself ignores ASCII case).
@@ -53,7 +55,7 @@ struct NeedleRef {
 #[derive(Debug)]
 struct Scanner {
     target: Target,
-    automaton: AhoCorasick,
+    automaton: Dfa,
     needles: Vec<Vec<NeedleRef>>,
     routes: u64,
 }
@@ -76,6 +78,8 @@ pub struct Scratch {
     candidate: Vec<u64>,
     candidates: Vec<u32>,
     text: String,
+    /// Where each field lies in the original text, for the one-pass scan.
+    spans: Vec<(FieldId, usize, usize)>,
 }
 
 impl Scratch {
@@ -101,6 +105,9 @@ pub struct Engine {
     table: AtomTable,
     rules: Vec<CompiledRule>,
     scanners: Vec<Scanner>,
+    /// Every literal of every scanner in one automaton, for records whose fields are slices of
+    /// the text keyword rules search.
+    unified: Option<Scanner>,
     route_fields: Vec<RouteField>,
     used_routes: u64,
     /// Per atom: the rules that become candidates when its literal is found.
@@ -127,8 +134,9 @@ impl Engine {
         }
         triggers.iter_mut().for_each(|rules| rules.dedup());
         let scanners = build_scanners(&table, &scanner_routes);
+        let unified = build_unified(&table, &scanners);
         let route_fields = build_route_fields(routes, used_routes);
-        Engine { table, rules, scanners, route_fields, used_routes, triggers, always }
+        Engine { table, rules, scanners, unified, route_fields, used_routes, triggers, always }
     }
 
     /// The rules, in load order.
@@ -153,9 +161,11 @@ impl Engine {
             return;
         }
         scratch.reset(self.table.atoms.len(), self.rules.len());
-        for scanner in &self.scanners {
-            if scanner.routes & routes != 0 {
-                self.scan(scanner, source, scratch);
+        if !self.scan_unified(source, routes, scratch) {
+            for scanner in &self.scanners {
+                if scanner.routes & routes != 0 {
+                    self.scan(scanner, source, scratch);
+                }
             }
         }
         for index in 0..scratch.touched.len() {
@@ -199,22 +209,22 @@ impl Engine {
     fn scan<S: FieldSource + ?Sized>(&self, scanner: &Scanner, source: &S, scratch: &mut Scratch) {
         let Scratch { hits, touched, text: buffer, .. } = scratch;
         let mut on_text = |text: &str| {
-            for found in scanner.automaton.find_overlapping_iter(text) {
-                for needle in &scanner.needles[found.pattern().as_usize()] {
+            for_each_occurrence(&scanner.automaton, text, &mut |start, end, pattern| {
+                for needle in &scanner.needles[pattern] {
                     let placed = match needle.position {
-                        Position::Exact => found.start() == 0 && found.end() == text.len(),
-                        Position::Prefix => found.start() == 0,
-                        Position::Suffix => found.end() == text.len(),
+                        Position::Exact => start == 0 && end == text.len(),
+                        Position::Prefix => start == 0,
+                        Position::Suffix => end == text.len(),
                         Position::Contains => true,
                     };
-                    let exact = needle.cased.as_deref().is_none_or(|cased| text.get(found.start()..found.end()) == Some(cased));
+                    let exact = needle.cased.as_deref().is_none_or(|cased| text.get(start..end) == Some(cased));
                     let (word, bit) = (needle.atom as usize / 64, 1u64 << (needle.atom % 64));
                     if placed && exact && hits[word] & bit == 0 {
                         hits[word] |= bit;
                         touched.push(needle.atom);
                     }
                 }
-            }
+            });
         };
         match scanner.target {
             Target::Field(field) => {
@@ -224,6 +234,63 @@ impl Engine {
             }
             Target::Keywords => source.for_each_text(&mut |text| on_text(text)),
         }
+    }
+
+    /// The one-pass scan of [`build_unified`]; `false` when it does not apply (no keyword rules
+    /// on these routes, or a record with no single original text), and the scanners must run.
+    fn scan_unified<S: FieldSource + ?Sized>(&self, source: &S, routes: u64, scratch: &mut Scratch) -> bool {
+        let Some(unified) = &self.unified else { return false };
+        if unified.routes & routes == 0 {
+            return false;
+        }
+        let (mut original, mut texts) = (None, 0);
+        source.for_each_text(&mut |text| {
+            original = original.or(Some(text));
+            texts += 1;
+        });
+        let (Some(original), 1) = (original, texts) else { return false };
+        // Fields inside the original text get their span; others are scanned alone.
+        scratch.spans.clear();
+        let base = original.as_ptr() as usize;
+        for scanner in &self.scanners {
+            let Target::Field(field) = scanner.target else { continue };
+            if scanner.routes & routes == 0 {
+                continue;
+            }
+            match source.field(&self.table.fields[field as usize]) {
+                Some(FieldValue::Str(text)) if text.as_ptr() as usize >= base && text.as_ptr() as usize + text.len() <= base + original.len() => {
+                    let start = text.as_ptr() as usize - base;
+                    scratch.spans.push((field, start, start + text.len()));
+                }
+                Some(_) => self.scan(scanner, source, scratch),
+                None => {}
+            }
+        }
+        let Scratch { hits, touched, spans, .. } = scratch;
+        for_each_occurrence(&unified.automaton, original, &mut |found_start, found_end, pattern| {
+            for needle in &unified.needles[pattern] {
+                let (start, end) = match needle.target {
+                    Target::Keywords => (0, original.len()),
+                    Target::Field(field) => match spans.iter().find(|(f, s, e)| *f == field && *s <= found_start && found_end <= *e) {
+                        Some(&(_, start, end)) => (start, end),
+                        None => continue,
+                    },
+                };
+                let placed = match needle.position {
+                    Position::Exact => found_start == start && found_end == end,
+                    Position::Prefix => found_start == start,
+                    Position::Suffix => found_end == end,
+                    Position::Contains => true,
+                };
+                let exact = needle.cased.as_deref().is_none_or(|cased| original.get(found_start..found_end) == Some(cased));
+                let (word, bit) = (needle.atom as usize / 64, 1u64 << (needle.atom % 64));
+                if placed && exact && hits[word] & bit == 0 {
+                    hits[word] |= bit;
+                    touched.push(needle.atom);
+                }
+            }
+        });
+        true
     }
 
     fn eval<S: FieldSource + ?Sized>(&self, expr: &Expr, source: &S, scratch: &mut Scratch) -> bool {
@@ -404,7 +471,19 @@ pub(crate) fn for_each_text(value: FieldValue<'_>, buffer: &mut String, visit: &
             buffer.clear();
             // Writing to a String cannot fail.
             let _ = match other {
-                FieldValue::Int(n) => write!(buffer, "{n}"),
+                FieldValue::Int(n) => {
+                    push_int(buffer, n);
+                    Ok(())
+                }
+                FieldValue::Ip(std::net::IpAddr::V4(ip)) => {
+                    for (index, octet) in ip.octets().into_iter().enumerate() {
+                        if index > 0 {
+                            buffer.push('.');
+                        }
+                        push_int(buffer, i64::from(octet));
+                    }
+                    Ok(())
+                }
                 FieldValue::Float(n) => write!(buffer, "{n}"),
                 FieldValue::Bool(b) => write!(buffer, "{b}"),
                 FieldValue::Ip(ip) => write!(buffer, "{ip}"),
@@ -416,6 +495,27 @@ pub(crate) fn for_each_text(value: FieldValue<'_>, buffer: &mut String, visit: &
             };
             visit(buffer);
         }
+    }
+}
+
+/// Appends a whole number in decimal: the formatting machinery costs more than the scan it feeds.
+fn push_int(buffer: &mut String, n: i64) {
+    if n < 0 {
+        buffer.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut rest = n.unsigned_abs();
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        buffer.push(char::from(digit));
     }
 }
 
@@ -506,43 +606,76 @@ fn collect_targets(expr: &Expr, table: &AtomTable, routes: u64, out: &mut Vec<(T
     }
 }
 
+/// The literals of the atoms `wanted` accepts, deduplicated, with the atoms each one serves.
+fn needle_set(table: &AtomTable, wanted: impl Fn(Target) -> bool) -> (Vec<String>, Vec<Vec<NeedleRef>>) {
+    let mut patterns: Vec<String> = Vec::new();
+    let mut needles: Vec<Vec<NeedleRef>> = Vec::new();
+    let mut index_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (id, atom) in table.atoms.iter().enumerate() {
+        if !wanted(atom.target) {
+            continue;
+        }
+        let (needle, position, cased) = match &atom.test {
+            Test::Literal { text, position, cased } => (text.to_ascii_lowercase(), *position, cased.then(|| text.clone().into_boxed_str())),
+            Test::Pattern { hint: Some(hint), .. } => (hint.clone(), Position::Contains, None),
+            _ => continue,
+        };
+        let index = *index_of.entry(needle.clone()).or_insert_with(|| {
+            patterns.push(needle);
+            needles.push(Vec::new());
+            patterns.len() - 1
+        });
+        needles[index].push(NeedleRef { target: atom.target, atom: id as AtomId, position, cased });
+    }
+    (patterns, needles)
+}
+
+fn automaton(patterns: &[String]) -> Option<Dfa> {
+    // The DFA itself rather than the `AhoCorasick` wrapper: the search loop is then compiled
+    // for it, without a dynamic call per match.
+    match aho_corasick::dfa::Builder::new().ascii_case_insensitive(true).build(patterns) {
+        Ok(automaton) => Some(automaton),
+        Err(error) => {
+            tracing::error!(%error, "cannot build a literal scanner; rules on its field will not match");
+            None
+        }
+    }
+}
+
+/// Calls `found(start, end, pattern)` for every occurrence of every pattern in `text`.
+fn for_each_occurrence(automaton: &Dfa, text: &str, found: &mut impl FnMut(usize, usize, usize)) {
+    let input = aho_corasick::Input::new(text);
+    let mut state = OverlappingState::start();
+    loop {
+        if automaton.try_find_overlapping(&input, &mut state).is_err() {
+            return;
+        }
+        match state.get_match() {
+            Some(m) => found(m.start(), m.end(), m.pattern().as_usize()),
+            None => return,
+        }
+    }
+}
+
 fn build_scanners(table: &AtomTable, targets: &[(Target, u64)]) -> Vec<Scanner> {
     let mut scanners = Vec::new();
     for (target, routes) in targets {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut needles: Vec<Vec<NeedleRef>> = Vec::new();
-        for (id, atom) in table.atoms.iter().enumerate() {
-            if atom.target != *target {
-                continue;
-            }
-            let (needle, position, cased) = match &atom.test {
-                Test::Literal { text, position, cased } => {
-                    (text.to_ascii_lowercase(), *position, cased.then(|| text.clone().into_boxed_str()))
-                }
-                Test::Pattern { hint: Some(hint), .. } => (hint.clone(), Position::Contains, None),
-                _ => continue,
-            };
-            let index = match patterns.iter().position(|p| *p == needle) {
-                Some(index) => index,
-                None => {
-                    patterns.push(needle);
-                    needles.push(Vec::new());
-                    patterns.len() - 1
-                }
-            };
-            needles[index].push(NeedleRef { atom: id as AtomId, position, cased });
-        }
-        let automaton = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
-            .or_else(|_| AhoCorasick::builder().ascii_case_insensitive(true).build(&patterns));
-        match automaton {
-            Ok(automaton) => scanners.push(Scanner { target: *target, automaton, needles, routes: *routes }),
-            Err(error) => tracing::error!(%error, "cannot build the literal scanner; rules on this field will not match"),
+        let (patterns, needles) = needle_set(table, |t| t == *target);
+        if let Some(automaton) = automaton(&patterns) {
+            scanners.push(Scanner { target: *target, automaton, needles, routes: *routes });
         }
     }
     scanners
+}
+
+/// When some rules search the whole record (keywords), one pass over the record can serve
+/// every field that is a slice of it (an access-log line's URL, user agent ...): the record is
+/// scanned once with every literal, and each hit is credited to the field it falls in.
+fn build_unified(table: &AtomTable, scanners: &[Scanner]) -> Option<Scanner> {
+    let keywords = scanners.iter().find(|s| s.target == Target::Keywords)?;
+    let (patterns, needles) = needle_set(table, |t| scanners.iter().any(|s| s.target == t));
+    let routes = scanners.iter().fold(keywords.routes, |mask, s| mask | s.routes);
+    Some(Scanner { target: Target::Keywords, automaton: automaton(&patterns)?, needles, routes })
 }
 
 fn build_route_fields(routes: &[(Vec<(String, Vec<String>)>, u64)], used: u64) -> Vec<RouteField> {
@@ -570,4 +703,27 @@ fn build_route_fields(routes: &[(Vec<(String, Vec<String>)>, u64)], used: u64) -
         }
     }
     fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_addresses_become_text_as_display_writes_them() {
+        let mut buffer = String::new();
+        for (value, expected) in [
+            (FieldValue::Int(0), "0"),
+            (FieldValue::Int(404), "404"),
+            (FieldValue::Int(-17), "-17"),
+            (FieldValue::Int(i64::MIN), "-9223372036854775808"),
+            (FieldValue::Ip("203.0.113.9".parse().unwrap()), "203.0.113.9"),
+            (FieldValue::Ip("2001:db8::1".parse().unwrap()), "2001:db8::1"),
+            (FieldValue::Bool(true), "true"),
+        ] {
+            let mut seen = String::new();
+            for_each_text(value, &mut buffer, &mut |text| seen.push_str(text));
+            assert_eq!(seen, expected);
+        }
+    }
 }

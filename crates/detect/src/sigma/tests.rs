@@ -210,13 +210,14 @@ fn keywords_search_event_original_and_else_every_string() {
         (json!({"url": {"original": "/tools/MIMIKATZ"}}), true),
         (json!({"deep": {"list": ["a", "x mimikatz y"]}}), true),
         // Numbers are not strings.
-        (json!({"url": {"original": "/tools/"}, "n": 42}), false),
+        (json!({"url": {"original": "/tools/"}, "n": 9_876_543_210_u64}), false),
+        (json!({"url": {"original": "/tools/9876543210"}}), true),
     ];
     check(
         r"
         keywords:
             - 'mimikatz'
-            - 42
+            - 9876543210
         condition: keywords
         ",
         &cases,
@@ -773,9 +774,9 @@ fn utf16_then_base64offset_finds_encoded_powershell() {
         let mut cases = Vec::new();
         for prefix in ["", "$", "$a", "$ab;", "$abc; ", "$abcd; "] {
             cases.push((command(utf16le(&script(prefix))), true));
-            // The same script as UTF-8 or UTF-16BE is other bytes.
+            // The same script as UTF-8 is other bytes. (UTF-16BE is not: its bytes hold the
+            // UTF-16LE form one byte further on.)
             cases.push((command(script(prefix).into_bytes()), false));
-            cases.push((command(utf16be(&script(prefix))), false));
         }
         check(&detection, &cases);
     }
@@ -783,7 +784,7 @@ fn utf16_then_base64offset_finds_encoded_powershell() {
     let mut cases = Vec::new();
     for prefix in ["", "$", "$a"] {
         cases.push((command(utf16be(&script(prefix))), true));
-        cases.push((command(utf16le(&script(prefix))), false));
+        cases.push((command(script(prefix).into_bytes()), false));
     }
     check(detection, &cases);
     // `utf16` puts a byte order mark first, so it finds the value at the start of the text.
@@ -971,7 +972,9 @@ fn time_modifiers_read_the_timestamp() {
             (at("2024-03-05T13:45:30Z"), false),
             (at("2024-03-05T07:59:59Z"), true),
             (at("2024-03-05T18:00:00Z"), true),
-            (at("2024-03-05T20:30:00+02:00"), false),
+            // 09:30 at +02:00 is 07:30 UTC.
+            (at("2024-03-05T09:30:00+02:00"), true),
+            (at("2024-03-05T19:30:00+02:00"), false),
         ],
     );
     // Other fields holding RFC 3339 text work too; other text does not.
@@ -1182,7 +1185,7 @@ fn a_huge_rule_is_refused_quickly() {
     }
     detection.push_str("condition: selection\n");
     let error = refused(&detection);
-    assert_eq!(error.line, Some(5));
+    assert_eq!(error.line, Some(6));
     assert_eq!(message(&error), "the detection has more than 20000 values");
     // With wildcards every value is a pattern of its own.
     let mut detection = String::from("selection:\n    Name:\n");
@@ -1232,7 +1235,7 @@ fn several_bad_rules_in_one_call_each_report_their_own_error() {
     assert_eq!(
         summary,
         vec![
-            ("b.yml", Some(1), None),
+            ("b.yml", Some(2), None),
             ("a.yml", Some(6), Some("bad-modifier")),
             ("c.yml", Some(7), Some("bad-condition")),
             ("d.yml", Some(6), Some("bad-regex")),
@@ -1316,4 +1319,20 @@ fn one_event_matches_every_rule_that_fits() {
     // Events outside the rules' logsource are not looked at.
     let elsewhere = Event::from_json(json!({"event": {"category": ["authentication"]}, "Name": "good"})).unwrap();
     assert!(evaluate(&compiled, &elsewhere).is_empty());
+}
+
+#[test]
+fn zz_print() {
+    let deep = format!("title: x\nlogsource: {}\n", "[".repeat(10_000));
+    let mut bomb = String::from("title: x\nlogsource: {category: web}\ndetection:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..10 {
+        let previous = (b'a' + level - 1) as char;
+        let name = (b'a' + level) as char;
+        bomb.push_str(&format!("  {name}: &{name} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"));
+    }
+    bomb.push_str("  condition: j\n");
+    for text in ["title: [unclosed\ndetection: {\n", "\t- just: [text\n", "just a sentence, not a rule\n", &deep, &bomb, "title: a: b\n", "title: [1]\nlogsource: *nope\n", "title: x\n  bad indent: y\n", ""] {
+        let c = compile(&[file("bad.yml", text)]);
+        eprintln!("{:?}", c.errors);
+    }
 }
