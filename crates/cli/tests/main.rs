@@ -30,9 +30,14 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, port: u16, log: &Path) -> Server {
+        Server::start_with(dir, port, log, &[])
+    }
+
+    fn start_with(dir: &Path, port: u16, log: &Path, env: &[(&str, &str)]) -> Server {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let child = Command::new(BIN)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .envs(env.iter().copied())
             .current_dir(dir)
             .env("RUST_LOG", "debug")
             // Tests run side by side: each server takes its own syslog ports.
@@ -387,4 +392,125 @@ fn follow_survives_rotation_and_restarts_without_loss_or_repeats() {
     }
     assert_eq!(search_count(&server, &reader, "event.dataset:access_log"), 200);
     server.stop();
+}
+
+const SQLI_RULE: &str = "title: Union select in the URL\nid: test-union-select\nlogsource:\n    category: webserver\ndetection:\n    \
+    selection:\n        cs-uri-query|contains: 'union%20select'\n    condition: selection\nlevel: high\n";
+
+fn attack_line(i: usize) -> String {
+    // Live ingestion takes recent events only.
+    let now = time::OffsetDateTime::now_utc();
+    let format = time::macros::format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
+    let stamp = now.format(&format).unwrap();
+    format!(r#"198.51.100.{i} - - [{stamp}] "GET /search?q=1%20UNION%20SELECT%20card&n={i} HTTP/1.1" 200 10 "-" "curl/8""#)
+}
+
+#[test]
+fn rules_tooling_validates_tests_lists_and_disables() {
+    let (dir, _) = setup();
+    let rules = dir.path().join("myrules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("good.yml"), SQLI_RULE).unwrap();
+    std::fs::write(rules.join("bad.yml"), SQLI_RULE.replace("test-union-select", "test-bad").replace("|contains", "|contians")).unwrap();
+
+    let out = rampart(dir.path(), &["rules", "validate", "myrules"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("bad.yml:7: rule test-bad: unknown modifier `contians`"), "{stdout}");
+    assert!(stdout.contains("1 rule(s) valid, 1 invalid"), "{stdout}");
+    assert!(rampart(dir.path(), &["rules", "validate", "myrules/good.yml"]).status.success());
+
+    let log = format!("{}\n{}\n", combined(1, "03/Mar/2024:10:00"), attack_line(2));
+    std::fs::write(dir.path().join("access.log"), &log).unwrap();
+    let out = rampart(dir.path(), &["rules", "test", "myrules/good.yml", "--events", "access.log"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("line 2: Union select in the URL (test-union-select) [high]"), "{stdout}");
+    assert!(stdout.contains("url.original = \"/search?q=1%20UNION%20SELECT%20card&n=2\""), "{stdout}");
+    assert!(!stdout.contains("line 1:"), "{stdout}");
+
+    // Rules in the data directory load beside the built-in ones, and can be switched off.
+    std::fs::create_dir_all(dir.path().join("data/rules")).unwrap();
+    std::fs::copy(rules.join("good.yml"), dir.path().join("data/rules/good.yml")).unwrap();
+    let listed = String::from_utf8_lossy(&rampart(dir.path(), &["rules", "list"]).stdout).into_owned();
+    assert!(listed.contains("test-union-select") && listed.contains("7 rule(s), 0 refused"), "{listed}");
+    assert!(rampart(dir.path(), &["rules", "disable", "test-union-select"]).status.success());
+    let listed = rampart(dir.path(), &["rules", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let mine = listed["items"].as_array().unwrap().iter().find(|r| r["id"] == "test-union-select").unwrap().clone();
+    assert_eq!(mine["disabled"], true);
+    let out = rampart(dir.path(), &["replay", "access.log", "--no-store", "--json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mine = |summary: &serde_json::Value| {
+        summary["alerts_by_rule"].as_array().unwrap().iter().find(|r| r["rule"] == "test-union-select").cloned()
+    };
+    assert_eq!(mine(&summary), None, "a disabled rule matches nothing: {summary}");
+    assert!(rampart(dir.path(), &["rules", "enable", "test-union-select"]).status.success());
+    let out = rampart(dir.path(), &["replay", "access.log", "--no-store", "--json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        mine(&summary),
+        Some(serde_json::json!({"rule": "test-union-select", "title": "Union select in the URL", "level": "high", "count": 1}))
+    );
+    assert_eq!(stored_ids(&dir.path().join("data")).len(), 0, "--no-store stores nothing");
+    let unknown = rampart(dir.path(), &["rules", "disable", "no-such-rule"]);
+    assert_eq!(unknown.status.code(), Some(1));
+}
+
+#[test]
+fn serve_reloads_changed_rules_and_keeps_the_last_good_version() {
+    let (dir, token) = setup();
+    let out = rampart(dir.path(), &["token", "create", "--name", "reader", "--role", "analyst"]);
+    let reader = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let port = free_port();
+    let log = dir.path().join("server.log");
+    // A short reload interval keeps the test quick.
+    let server = Server::start_with(dir.path(), port, &log, &[("RAMPART_DETECT__RELOAD_INTERVAL", "100ms")]);
+    let get = |path: &str| -> serde_json::Value {
+        let mut response = ureq::get(&format!("{}{path}", server.url)).header("Authorization", &format!("Bearer {reader}")).call().unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    let send_line = |i: usize| {
+        let response = ureq::post(&format!("{}/v1/logs/combined", server.url))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send(attack_line(i).as_bytes())
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 202);
+    };
+    let wait_for = |what: &str, check: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let rules = get("/v1/rules");
+            if check(&rules) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}: {rules}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let has_rule = |rules: &serde_json::Value| rules["items"].as_array().unwrap().iter().any(|r| r["id"] == "test-union-select");
+    send_line(1);
+    let mine = "/v1/alerts?rule=test-union-select";
+    assert_eq!(get(mine)["items"].as_array().unwrap().len(), 0);
+
+    std::fs::create_dir_all(dir.path().join("data/rules")).unwrap();
+    std::fs::write(dir.path().join("data/rules/mine.yml"), SQLI_RULE).unwrap();
+    wait_for("the new rule is loaded", &has_rule);
+    send_line(2);
+    let alerts = get(mine);
+    assert_eq!(alerts["items"].as_array().unwrap().len(), 1, "{alerts}");
+    assert_eq!(alerts["items"][0]["rule"]["id"], "test-union-select");
+    assert_eq!(alerts["items"][0]["source_ip"], "198.51.100.2");
+
+    // A broken edit is reported and the last good version keeps matching.
+    std::fs::write(dir.path().join("data/rules/mine.yml"), "title: [broken").unwrap();
+    wait_for("the broken file is reported", &|rules| {
+        rules["errors"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().contains("mine.yml"))
+    });
+    assert!(has_rule(&get("/v1/rules")));
+    send_line(3);
+    assert_eq!(get(mine)["items"].as_array().unwrap().len(), 2);
+    server.stop();
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("its last good version stays loaded"), "{log}");
 }

@@ -28,9 +28,22 @@ pub struct RuleSources {
     pub disabled: Option<PathBuf>,
 }
 
+/// What the sources hold right now.
+#[derive(Debug)]
+pub struct SourceContents {
+    /// The rule files that could be read.
+    pub files: Vec<RuleFile>,
+    /// Files that could not be read.
+    pub errors: Vec<RuleError>,
+    /// The field mapping.
+    pub mapping: FieldMapping,
+    /// Disabled rule ids.
+    pub disabled: HashSet<String>,
+}
+
 impl RuleSources {
     /// Reads the sources: the rule files, the mapping and the disabled ids.
-    pub fn read(&self) -> Result<(Vec<RuleFile>, Vec<RuleError>, FieldMapping, HashSet<String>), MappingError> {
+    pub fn read(&self) -> Result<SourceContents, MappingError> {
         let mapping = match &self.mapping {
             Some(path) => FieldMapping::load(path)?,
             None => FieldMapping::builtin(),
@@ -43,7 +56,7 @@ impl RuleSources {
             errors.extend(errs);
         }
         let disabled = self.disabled.as_deref().map(read_disabled).unwrap_or_default();
-        Ok((files, errors, mapping, disabled))
+        Ok(SourceContents { files, errors, mapping, disabled })
     }
 
     /// A fingerprint of everything the rule set is read from (names, sizes, modification times),
@@ -143,7 +156,7 @@ impl Detector {
     /// mapping file stops the load.
     pub fn load(sources: RuleSources) -> Result<Detector, MappingError> {
         let stamp = sources.stamp();
-        let (files, read_errors, mapping, disabled) = sources.read()?;
+        let SourceContents { files, errors: read_errors, mapping, disabled } = sources.read()?;
         let mut compiled = compile_rules(&files, &mapping, &disabled);
         let failed: HashSet<&str> = compiled.errors.iter().map(|e| e.file.as_str()).collect();
         let good = files.iter().filter(|f| !failed.contains(f.name.as_str())).map(|f| (f.name.clone(), f.text.clone())).collect();
@@ -180,7 +193,7 @@ impl Detector {
     }
 
     fn reload_with_stamp(&self, stamp: u64) -> Result<ReloadReport, MappingError> {
-        let (mut files, read_errors, mapping, disabled) = match self.sources.read() {
+        let SourceContents { mut files, errors: read_errors, mapping, disabled } = match self.sources.read() {
             Ok(read) => read,
             Err(error) => {
                 // Do not retry a broken mapping every poll; the next change retries.
@@ -202,6 +215,9 @@ impl Detector {
                 kept.push(file.name.clone());
             }
         }
+        // The errors stay those of the files as they are now, even where an old version runs.
+        let mut errors = read_errors;
+        errors.append(&mut compiled.errors);
         if !kept.is_empty() {
             compiled = compile_rules(&files, &mapping, &disabled);
         }
@@ -210,8 +226,6 @@ impl Detector {
             .filter(|f| !failed.contains(&f.name) || kept.contains(&f.name))
             .map(|f| (f.name.clone(), f.text.clone()))
             .collect();
-        let mut errors = read_errors;
-        errors.append(&mut compiled.errors);
         let report = ReloadReport { rules: compiled.rules.len(), errors: errors.clone(), kept };
         compiled.errors = errors;
         if let Ok(mut loaded) = self.loaded.write() {

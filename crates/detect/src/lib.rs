@@ -44,7 +44,7 @@ mod mapping;
 mod ruleset;
 mod sigma;
 
-pub use detector::{Detector, ReloadReport, RuleSources, alert_for, read_disabled, write_disabled};
+pub use detector::{Detector, ReloadReport, RuleSources, SourceContents, alert_for, read_disabled, write_disabled};
 pub use error::{MappingError, RuleError, RuleErrorKind};
 pub use mapping::{DEFAULT_MAPPING, FieldMapping, LogSourceRoute, OneOrMany, RouteKeys};
 pub use ruleset::{MAX_RULE_FILE_BYTES, builtin_rules, is_rule_file, read_rule_dir, read_rule_path};

@@ -113,9 +113,11 @@ async fn every_endpoint_with_every_role_and_bad_tokens() {
     tokens.push(("none".into(), None));
 
     // (method, path, body, roles that may)
-    let endpoints: [(Method, &str, &str, &[&str]); 3] = [
+    let endpoints: [(Method, &str, &str, &[&str]); 5] = [
         (Method::POST, "/v1/events", "{\"event.action\":\"login\"}", &["admin", "ingest"]),
         (Method::GET, "/v1/events", "", &["admin", "analyst", "responder", "auditor"]),
+        (Method::GET, "/v1/alerts", "", &["admin", "analyst", "responder", "auditor"]),
+        (Method::GET, "/v1/rules", "", &["admin", "analyst", "responder", "auditor"]),
         (Method::GET, "/v1/tokens", "", &["admin"]),
     ];
     for (method, path, body, allowed) in endpoints {
@@ -158,7 +160,10 @@ async fn ndjson_json_and_gzip_bodies_are_accepted_after_commit() {
     let h = harness();
     let token = h.token("ingest", Role::Ingest);
     let (status, body) = h.post_events(&token, NDJSON, "{\"event.id\":\"n1\"}\n{\"event.id\":\"n2\"}\n").await;
-    assert_eq!((status, body), (StatusCode::ACCEPTED, json!({"accepted": 2, "rejected": 0, "duplicates": 0, "errors": []})));
+    assert_eq!(
+        (status, body),
+        (StatusCode::ACCEPTED, json!({"accepted": 2, "rejected": 0, "duplicates": 0, "errors": [], "alerts": 0, "alerts_by_rule": []}))
+    );
     let (status, body) =
         h.post_events(&token, "application/json", "[{\"event.id\":\"j1\"},{\"event.id\":\"j2\"},{\"event.id\":\"j3\"}]").await;
     assert_eq!((status, body["accepted"].clone()), (StatusCode::ACCEPTED, json!(3)));
@@ -181,7 +186,10 @@ async fn retries_count_as_duplicates_and_still_succeed() {
     let body = "{\"event.id\":\"r1\"}\n{\"event.id\":\"r2\"}\n";
     assert_eq!(h.post_events(&token, NDJSON, body).await.1["accepted"], json!(2));
     let (status, answer) = h.post_events(&token, NDJSON, body).await;
-    assert_eq!((status, answer), (StatusCode::ACCEPTED, json!({"accepted": 0, "rejected": 0, "duplicates": 2, "errors": []})));
+    assert_eq!(
+        (status, answer),
+        (StatusCode::ACCEPTED, json!({"accepted": 0, "rejected": 0, "duplicates": 2, "errors": [], "alerts": 0, "alerts_by_rule": []}))
+    );
     assert_eq!(h.store.count_events().unwrap(), 2);
 }
 
@@ -654,4 +662,99 @@ async fn syslog_over_udp_and_tcp() {
     assert!(text.as_str().unwrap().contains("rampart_syslog_udp_dropped_total 0"));
     assert!(text.as_str().unwrap().contains("rampart_events_total{source=\"syslog\",result=\"accepted\"} 3"));
     listeners.abort();
+}
+
+impl Harness {
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.send(Request::get(path).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap()).await
+    }
+}
+
+#[tokio::test]
+async fn attacks_in_access_logs_raise_alerts_once() {
+    let h = harness();
+    let ingest = h.token("ingest", Role::Ingest);
+    let analyst = h.token("analyst", Role::Analyst);
+    let body = [
+        combined_line("203.0.113.7", "GET /search?q=1%27+union+select+password+from+users-- HTTP/1.1", 200),
+        combined_line("203.0.113.8", "GET /.env HTTP/1.1", 404),
+        combined_line("203.0.113.9", "GET /products/42 HTTP/1.1", 200),
+    ]
+    .join("\n");
+    let keyed = [("idempotency-key", "alerts-0001")];
+    let (status, answer) = h.post_logs(&ingest, "combined", &keyed, body.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["alerts"], json!(2), "{answer}");
+    let titles: Vec<&str> = answer["alerts_by_rule"].as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap()).collect();
+    assert!(titles.contains(&"SQL Injection Attempt In Request URL") && titles.contains(&"Probe For Sensitive Files"), "{titles:?}");
+
+    let (status, page) = h.get(&analyst, "/v1/alerts").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let sqli = items.iter().find(|a| a["rule"]["level"] == json!("high")).unwrap();
+    assert_eq!(sqli["source_ip"], json!("203.0.113.7"));
+    assert_eq!(sqli["rule"]["title"], json!("SQL Injection Attempt In Request URL"));
+    assert!(sqli["rule"]["tags"].as_array().unwrap().contains(&json!("attack.t1190")));
+    assert_eq!(sqli["matched"][0]["field"], json!("url.original"));
+    let event = h.stored(&format!("event.id:{}", sqli["event_id"].as_str().unwrap()));
+    assert_eq!(event.len(), 1, "the alert names a stored event");
+    assert_eq!(event[0]["source"]["ip"], json!("203.0.113.7"));
+
+    // A resent batch stores nothing twice and raises nothing twice.
+    let (_, again) = h.post_logs(&ingest, "combined", &keyed, body).await;
+    assert_eq!((again["duplicates"].clone(), again["alerts"].clone()), (json!(3), json!(0)));
+    assert_eq!(h.get(&analyst, "/v1/alerts").await.1["items"].as_array().unwrap().len(), 2);
+
+    // Paging, the rule filter and bad parameters.
+    let (_, first) = h.get(&analyst, "/v1/alerts?limit=1").await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, second) = h.get(&analyst, &format!("/v1/alerts?limit=1&cursor={cursor}")).await;
+    assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
+    assert_eq!(second["next_cursor"], Value::Null);
+    let rule = sqli["rule"]["id"].as_str().unwrap();
+    let (_, only) = h.get(&analyst, &format!("/v1/alerts?rule={rule}")).await;
+    assert_eq!(only["items"].as_array().unwrap().len(), 1);
+    for bad in ["/v1/alerts?limit=0", "/v1/alerts?cursor=nope", "/v1/alerts?colour=red"] {
+        let (status, body) = h.get(&analyst, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+
+    // The rule listing shows the built-in rules.
+    let (status, rules) = h.get(&analyst, "/v1/rules").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rules["items"].as_array().unwrap().len(), 6);
+    assert_eq!(rules["errors"], json!([]));
+}
+
+#[tokio::test]
+async fn shop_events_meet_rules_of_their_logsource() {
+    let rule = rampart_detect::RuleFile {
+        name: "logins.yml".into(),
+        text: "title: Login as a service account\nid: svc-login\nlogsource: {product: rampart, category: authentication}\n\
+               detection:\n  selection:\n    event.action: login\n    user.name|startswith: 'svc-'\n  filter:\n    event.outcome: success\n  \
+               condition: selection and not filter\nlevel: high\n"
+            .into(),
+    };
+    let compiled = rampart_detect::compile_rules(&[rule], &rampart_detect::FieldMapping::builtin(), &Default::default());
+    assert!(compiled.errors.is_empty(), "{:?}", compiled.errors);
+    let mut h = harness();
+    h.state = h.state.clone().with_detector(Arc::new(rampart_detect::Detector::from_compiled(compiled)));
+    let token = h.token("admin", Role::Admin);
+    let events = [
+        json!({"event": {"action": "login", "category": "authentication", "outcome": "failure"}, "user": {"name": "SVC-backup"}, "source": {"ip": "198.51.100.4"}}),
+        json!({"event": {"action": "login", "category": "authentication", "outcome": "success"}, "user": {"name": "svc-backup"}}),
+        json!({"event": {"action": "login", "category": "authentication", "outcome": "failure"}, "user": {"name": "alice"}}),
+        // The right action but another logsource (a web request) is never shown to the rule.
+        json!({"event": {"action": "login", "category": "web", "outcome": "failure"}, "user": {"name": "svc-x"}}),
+    ];
+    let body: String = events.iter().map(|e| format!("{e}\n")).collect();
+    let (status, answer) = h.post_events(&token, NDJSON, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["alerts"], json!(1), "{answer}");
+    let (_, page) = h.get(&token, "/v1/alerts").await;
+    assert_eq!(page["items"][0]["user_name"], json!("SVC-backup"));
+    assert_eq!(page["items"][0]["source_ip"], json!("198.51.100.4"));
+    assert_eq!(page["items"][0]["rule"]["id"], json!("svc-login"));
 }

@@ -408,6 +408,10 @@ fn parse_modifiers(key: &str, names: &[&str]) -> Result<Modifiers, CompileError>
     if (m.compare.is_some() || m.time.is_some()) && (m.kind != Kind::Text || text_only || m.cased) {
         return Err(invalid(key, "numeric and time modifiers cannot be combined with string modifiers"));
     }
+    // The value of a fieldref is a field name: encoding or expanding it would be silently lost.
+    if m.kind == Kind::FieldRef && !m.transforms.is_empty() {
+        return Err(invalid(key, "fieldref cannot be combined with base64, base64offset, utf16, wide, windash or expand"));
+    }
     Ok(m)
 }
 

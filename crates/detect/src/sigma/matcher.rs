@@ -60,6 +60,9 @@ struct Scanner {
     routes: u64,
 }
 
+/// A logsource route: its `when` clauses (field, accepted values) and its bit.
+pub(crate) type Route = (Vec<(String, Vec<String>)>, u64);
+
 /// Which events a route takes: for each field, the values it accepts (lowercase).
 #[derive(Debug)]
 struct RouteField {
@@ -117,7 +120,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub(crate) fn build(table: AtomTable, rules: Vec<CompiledRule>, routes: &[(Vec<(String, Vec<String>)>, u64)]) -> Engine {
+    pub(crate) fn build(table: AtomTable, rules: Vec<CompiledRule>, routes: &[Route]) -> Engine {
         let used_routes = rules.iter().fold(0, |mask, rule| mask | rule.routes);
         let mut triggers = vec![Vec::new(); table.atoms.len()];
         let mut always = Vec::new();
@@ -258,7 +261,9 @@ impl Engine {
                 continue;
             }
             match source.field(&self.table.fields[field as usize]) {
-                Some(FieldValue::Str(text)) if text.as_ptr() as usize >= base && text.as_ptr() as usize + text.len() <= base + original.len() => {
+                Some(FieldValue::Str(text))
+                    if text.as_ptr() as usize >= base && text.as_ptr() as usize + text.len() <= base + original.len() =>
+                {
                     let start = text.as_ptr() as usize - base;
                     scratch.spans.push((field, start, start + text.len()));
                 }
@@ -531,7 +536,8 @@ fn number_of(value: FieldValue<'_>) -> Option<f64> {
     match value {
         FieldValue::Int(n) => Some(n as f64),
         FieldValue::Float(n) => Some(n),
-        FieldValue::Str(text) => text.trim().parse().ok(),
+        // `inf` and `NaN` parse as floats but are not numbers an event means.
+        FieldValue::Str(text) => text.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
         _ => None,
     }
 }
@@ -678,7 +684,7 @@ fn build_unified(table: &AtomTable, scanners: &[Scanner]) -> Option<Scanner> {
     Some(Scanner { target: Target::Keywords, automaton: automaton(&patterns)?, needles, routes })
 }
 
-fn build_route_fields(routes: &[(Vec<(String, Vec<String>)>, u64)], used: u64) -> Vec<RouteField> {
+fn build_route_fields(routes: &[Route], used: u64) -> Vec<RouteField> {
     let mut fields: Vec<RouteField> = Vec::new();
     for (clauses, bit) in routes {
         if bit & used == 0 {

@@ -9,7 +9,7 @@ use crate::error::{RuleError, RuleErrorKind};
 use crate::mapping::FieldMapping;
 use crate::sigma::compile::{AtomTable, Expr, compile_detection};
 use crate::sigma::document::{Document, FilterDocument, Level, LogSource, SourcedDocument, parse_documents};
-use crate::sigma::matcher::{CompiledRule, Engine};
+use crate::sigma::matcher::{CompiledRule, Engine, Route};
 
 /// What Rampart knows about a loaded rule, for matches, listings and alerts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -132,7 +132,7 @@ pub fn compile_rules(files: &[RuleFile], mapping: &FieldMapping, disabled: &Hash
             errors.push(error);
         }
     }
-    let routes: Vec<(Vec<(String, Vec<String>)>, u64)> = mapping
+    let routes: Vec<Route> = mapping
         .routes()
         .iter()
         .enumerate()

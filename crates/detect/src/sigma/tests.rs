@@ -560,6 +560,32 @@ fn contains_startswith_endswith() {
 }
 
 #[test]
+fn wildcards_inside_modified_values_and_keywords() {
+    check(
+        r"
+        sel_contains:
+            CommandLine|contains: 'net*user'
+        sel_start:
+            # `\\?` is a backslash, then any one character (`\?` would be a plain `?`).
+            Image|startswith: 'C:\Program Files\\?ool'
+        keywords:
+            - 'evil*tool'
+        condition: 1 of sel_* or keywords
+        ",
+        &[
+            (json!({"CommandLine": "cmd /c NET1 USER admin"}), true),
+            (json!({"CommandLine": "user net"}), false),
+            (json!({"Image": "C:\\Program Files\\Tool\\x.exe"}), true),
+            (json!({"Image": "C:\\Program Files\\ool\\x.exe"}), false),
+            (json!({"Image": "C:\\Program Files\\?ool\\x.exe"}), true),
+            (json!({"Image": "C:\\Program Files?ool\\x.exe"}), false),
+            (json!({"event": {"original": "an EVIL little tool"}}), true),
+            (json!({"event": {"original": "a tool, not evil"}}), false),
+        ],
+    );
+}
+
+#[test]
 fn all_ands_the_values_and_needs_two() {
     check(
         r"
@@ -823,6 +849,21 @@ fn windash_accepts_every_dash() {
             (json!({"CommandLine": "x -param/name y"}), false),
         ],
     );
+    // `_` is a word character, as in pySigma's `\B[-/]\b`.
+    check(
+        r"
+        selection:
+            - CommandLine|windash|contains: ' -_hidden'
+            - Other|windash: 'a_-b'
+        condition: selection
+        ",
+        &[
+            (json!({"CommandLine": "tool /_hidden"}), true),
+            (json!({"CommandLine": "tool \u{2014}_HIDDEN"}), true),
+            (json!({"Other": "a_-b"}), true),
+            (json!({"Other": "a_/b"}), false),
+        ],
+    );
 }
 
 #[test]
@@ -931,6 +972,8 @@ fn numeric_comparisons() {
             (json!({"Size": "150"}), true),
             (json!({"Size": " 150 "}), true),
             (json!({"Size": "big"}), false),
+            (json!({"Size": "inf"}), false),
+            (json!({"Size": "NaN"}), false),
             (json!({"Size": true}), false),
             (json!({"Size": [1, 200]}), true),
             (json!({"Count": 10}), true),
@@ -1041,6 +1084,11 @@ fn fieldref_compares_two_fields() {
         ",
         &[(json!({"Target": "alice", "Source": "alice"}), true), (json!({"Target": "Alice", "Source": "alice"}), false)],
     );
+    // The value names a field: there is nothing to encode.
+    let error = refused("selection:\n    Target|fieldref|base64: Source\ncondition: selection");
+    assert_eq!(message(&error), "fieldref cannot be combined with base64, base64offset, utf16, wide, windash or expand");
+    let error = refused("selection:\n    Target|fieldref|re: Source\ncondition: selection");
+    assert_eq!(message(&error), "modifier `re` cannot be combined with `fieldref`");
 }
 
 #[test]
@@ -1158,12 +1206,55 @@ fn a_filter_without_rules_applies_to_every_rule_of_its_logsource() {
 #[test]
 fn a_file_that_is_not_yaml_is_refused() {
     let error = refused_file("title: [unclosed\ndetection: {\n");
-    assert!(matches!(error.kind, RuleErrorKind::Yaml(_)), "{error:?}");
-    assert!(error.line.is_some(), "{error:?}");
+    assert_eq!(error.line, Some(2));
+    assert_eq!(
+        error.kind,
+        RuleErrorKind::Yaml(
+            "did not find expected ',' or ']' at line 2 column 10, while parsing a flow sequence at line 1 column 8".to_owned()
+        )
+    );
     let error = refused_file("\t- just: [text\n");
-    assert!(matches!(error.kind, RuleErrorKind::Yaml(_)), "{error:?}");
+    assert_eq!(error.line, Some(1));
+    assert_eq!(
+        error.kind,
+        RuleErrorKind::Yaml("found character that cannot start any token, while scanning for the next token".to_owned())
+    );
+    // YAML, but not a Sigma document.
     let error = refused_file("just a sentence, not a rule\n");
-    assert!(matches!(error.kind, RuleErrorKind::Invalid(_)), "{error:?}");
+    assert_eq!(error.line, Some(1));
+    assert!(matches!(&error.kind, RuleErrorKind::Invalid(text) if text.starts_with("invalid type: string")), "{error:?}");
+    let error = refused_file("");
+    assert_eq!((error.line, message(&error)), (None, "the `title` attribute is missing".to_owned()));
+}
+
+#[test]
+fn broken_yaml_neither_hangs_nor_panics() {
+    // The YAML reader repeats some errors forever if asked for the next document, and resumes
+    // in the middle of a document (and panics) after an unknown alias.
+    let cases = [
+        ("title: a: b\n", 1, "mapping values are not allowed in this context at line 1 column 9"),
+        ("title: x\n  bad indent: y\n", 2, "mapping values are not allowed in this context at line 2 column 13"),
+        ("title: [1]\nlogsource: *nope\n", 2, "unknown anchor at line 2 column 12"),
+        ("title: *nope\n", 1, "unknown anchor at line 1 column 8"),
+    ];
+    for (text, line, expected) in cases {
+        let error = refused_file(text);
+        assert_eq!((error.line, error.kind), (Some(line), RuleErrorKind::Yaml(expected.to_owned())), "{text:?}");
+    }
+    // A good document before the broken one still loads; the error names the broken one's line.
+    let text = format!("{}---\ntitle: [1, 2\n", GOOD.replace("good-rule", "first-rule"));
+    let compiled = compile(&[file("two.yml", &text)]);
+    assert_eq!(compiled.rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec!["first-rule"]);
+    assert_eq!(compiled.errors.len(), 1);
+    assert_eq!(compiled.errors[0].line, Some(10));
+    assert!(matches!(compiled.errors[0].kind, RuleErrorKind::Yaml(_)), "{:?}", compiled.errors);
+    // A document of the wrong shape does not stop the next one.
+    let text = format!("title: [1]\n---\n{GOOD}");
+    let compiled = compile(&[file("two.yml", &text)]);
+    assert_eq!(compiled.rules.len(), 1);
+    assert_eq!(compiled.errors.len(), 1);
+    assert_eq!(compiled.errors[0].line, Some(1));
+    assert!(matches!(&compiled.errors[0].kind, RuleErrorKind::Invalid(text) if text.starts_with("title: invalid type: sequence")));
 }
 
 #[test]
@@ -1195,7 +1286,7 @@ fn a_huge_rule_is_refused_quickly() {
     detection.push_str("condition: selection\n");
     let error = refused(&detection);
     assert_eq!(message(&error), "the detection has more than 20000 values");
-    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
 }
 
 #[test]
@@ -1203,7 +1294,7 @@ fn hostile_yaml_is_refused() {
     // Nesting deep enough to overflow a naive recursive reader.
     let deep = format!("title: x\nlogsource: {}\n", "[".repeat(10_000));
     let error = refused_file(&deep);
-    assert!(matches!(error.kind, RuleErrorKind::Yaml(_) | RuleErrorKind::Invalid(_)), "{error:?}");
+    assert_eq!((error.line, error.kind), (Some(2), RuleErrorKind::Yaml("recursion limit exceeded at line 2 column 139".to_owned())));
     // Aliases that would expand into billions of values.
     let mut bomb = String::from("title: x\nlogsource: {category: web}\ndetection:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for level in 1..10 {
@@ -1215,7 +1306,7 @@ fn hostile_yaml_is_refused() {
     let start = Instant::now();
     let error = refused_file(&bomb);
     assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
-    assert!(matches!(error.kind, RuleErrorKind::Yaml(_) | RuleErrorKind::Invalid(_)), "{error:?}");
+    assert_eq!((error.line, error.kind), (None, RuleErrorKind::Yaml("repetition limit exceeded".to_owned())));
 }
 
 #[test]
@@ -1319,20 +1410,4 @@ fn one_event_matches_every_rule_that_fits() {
     // Events outside the rules' logsource are not looked at.
     let elsewhere = Event::from_json(json!({"event": {"category": ["authentication"]}, "Name": "good"})).unwrap();
     assert!(evaluate(&compiled, &elsewhere).is_empty());
-}
-
-#[test]
-fn zz_print() {
-    let deep = format!("title: x\nlogsource: {}\n", "[".repeat(10_000));
-    let mut bomb = String::from("title: x\nlogsource: {category: web}\ndetection:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-    for level in 1..10 {
-        let previous = (b'a' + level - 1) as char;
-        let name = (b'a' + level) as char;
-        bomb.push_str(&format!("  {name}: &{name} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"));
-    }
-    bomb.push_str("  condition: j\n");
-    for text in ["title: [unclosed\ndetection: {\n", "\t- just: [text\n", "just a sentence, not a rule\n", &deep, &bomb, "title: a: b\n", "title: [1]\nlogsource: *nope\n", "title: x\n  bad indent: y\n", ""] {
-        let c = compile(&[file("bad.yml", text)]);
-        eprintln!("{:?}", c.errors);
-    }
 }

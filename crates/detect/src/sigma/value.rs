@@ -216,8 +216,10 @@ fn windash(value: &SigmaString) -> Result<Vec<SigmaString>, String> {
         };
         let chars: Vec<char> = text.chars().collect();
         for (i, &c) in chars.iter().enumerate() {
-            let starts_word = i == 0 || !chars[i - 1].is_alphanumeric();
-            let before_word = chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+            // A word character as in pySigma's `\B[-/]\b`: letters, digits and `_`.
+            let word = |c: &char| c.is_alphanumeric() || *c == '_';
+            let starts_word = i == 0 || !word(&chars[i - 1]);
+            let before_word = chars.get(i + 1).is_some_and(word);
             if DASHES.contains(&c) && starts_word && before_word {
                 variants = variants
                     .into_iter()
