@@ -57,11 +57,20 @@ struct Scanner {
     target: Target,
     automaton: Dfa,
     needles: Vec<Vec<NeedleRef>>,
-    routes: u64,
 }
 
 /// A logsource route: its `when` clauses (field, accepted values) and its bit.
 pub(crate) type Route = (Vec<(String, Vec<String>)>, u64);
+
+/// The scanners of one route.
+#[derive(Debug)]
+struct RouteScanners {
+    route: u64,
+    fields: Vec<Scanner>,
+    /// Every literal of the route in one automaton, for records whose fields are slices of the
+    /// text keyword rules search.
+    unified: Option<Scanner>,
+}
 
 /// Which events a route takes: for each field, the values it accepts (lowercase).
 #[derive(Debug)]
@@ -107,10 +116,9 @@ impl Scratch {
 pub struct Engine {
     table: AtomTable,
     rules: Vec<CompiledRule>,
-    scanners: Vec<Scanner>,
-    /// Every literal of every scanner in one automaton, for records whose fields are slices of
-    /// the text keyword rules search.
-    unified: Option<Scanner>,
+    /// The literal scanners of each route: an event is scanned only for the literals of rules
+    /// that can see it.
+    route_scanners: Vec<RouteScanners>,
     route_fields: Vec<RouteField>,
     used_routes: u64,
     /// Per atom: the rules that become candidates when its literal is found.
@@ -124,22 +132,29 @@ impl Engine {
         let used_routes = rules.iter().fold(0, |mask, rule| mask | rule.routes);
         let mut triggers = vec![Vec::new(); table.atoms.len()];
         let mut always = Vec::new();
-        let mut scanner_routes: Vec<(Target, u64)> = Vec::new();
+        let mut atom_routes = vec![0u64; table.atoms.len()];
         for (index, rule) in rules.iter().enumerate() {
             if rule.routes == 0 {
                 continue;
             }
-            collect_targets(&rule.expr, &table, rule.routes, &mut scanner_routes);
+            mark_atoms(&rule.expr, rule.routes, &mut atom_routes);
             match required(&rule.expr, &table) {
                 Some(trigger) => trigger.atoms.iter().for_each(|atom| triggers[*atom as usize].push(index as u32)),
                 None => always.push(index as u32),
             }
         }
         triggers.iter_mut().for_each(|rules| rules.dedup());
-        let scanners = build_scanners(&table, &scanner_routes);
-        let unified = build_unified(&table, &scanners);
+        let route_scanners = (0..64)
+            .map(|bit| 1u64 << bit)
+            .filter(|route| used_routes & route != 0)
+            .map(|route| {
+                let fields = build_scanners(&table, &atom_routes, route);
+                let unified = build_unified(&table, &atom_routes, &fields, route);
+                RouteScanners { route, fields, unified }
+            })
+            .collect();
         let route_fields = build_route_fields(routes, used_routes);
-        Engine { table, rules, scanners, unified, route_fields, used_routes, triggers, always }
+        Engine { table, rules, route_scanners, route_fields, used_routes, triggers, always }
     }
 
     /// The rules, in load order.
@@ -164,9 +179,9 @@ impl Engine {
             return;
         }
         scratch.reset(self.table.atoms.len(), self.rules.len());
-        if !self.scan_unified(source, routes, scratch) {
-            for scanner in &self.scanners {
-                if scanner.routes & routes != 0 {
+        for scanners in self.route_scanners.iter().filter(|s| s.route & routes != 0) {
+            if !self.scan_unified(scanners, source, scratch) {
+                for scanner in &scanners.fields {
                     self.scan(scanner, source, scratch);
                 }
             }
@@ -241,11 +256,8 @@ impl Engine {
 
     /// The one-pass scan of [`build_unified`]; `false` when it does not apply (no keyword rules
     /// on these routes, or a record with no single original text), and the scanners must run.
-    fn scan_unified<S: FieldSource + ?Sized>(&self, source: &S, routes: u64, scratch: &mut Scratch) -> bool {
-        let Some(unified) = &self.unified else { return false };
-        if unified.routes & routes == 0 {
-            return false;
-        }
+    fn scan_unified<S: FieldSource + ?Sized>(&self, scanners: &RouteScanners, source: &S, scratch: &mut Scratch) -> bool {
+        let Some(unified) = &scanners.unified else { return false };
         let (mut original, mut texts) = (None, 0);
         source.for_each_text(&mut |text| {
             original = original.or(Some(text));
@@ -255,11 +267,8 @@ impl Engine {
         // Fields inside the original text get their span; others are scanned alone.
         scratch.spans.clear();
         let base = original.as_ptr() as usize;
-        for scanner in &self.scanners {
+        for scanner in &scanners.fields {
             let Target::Field(field) = scanner.target else { continue };
-            if scanner.routes & routes == 0 {
-                continue;
-            }
             match source.field(&self.table.fields[field as usize]) {
                 Some(FieldValue::Str(text))
                     if text.as_ptr() as usize >= base && text.as_ptr() as usize + text.len() <= base + original.len() =>
@@ -593,32 +602,23 @@ fn required(expr: &Expr, table: &AtomTable) -> Option<Trigger> {
     }
 }
 
-fn collect_targets(expr: &Expr, table: &AtomTable, routes: u64, out: &mut Vec<(Target, u64)>) {
+/// ORs a rule's routes into the mask of every atom it uses.
+fn mark_atoms(expr: &Expr, routes: u64, atom_routes: &mut [u64]) {
     match expr {
-        Expr::Atom(atom) => {
-            if scanned_needle(table, *atom).is_some() {
-                let target = table.atoms[*atom as usize].target;
-                match out.iter_mut().find(|(t, _)| *t == target) {
-                    Some((_, mask)) => *mask |= routes,
-                    None => out.push((target, routes)),
-                }
-            }
-        }
-        Expr::Not(inner) => collect_targets(inner, table, routes, out),
-        Expr::And(items) | Expr::Or(items) | Expr::AtLeast(_, items) => {
-            items.iter().for_each(|item| collect_targets(item, table, routes, out))
-        }
+        Expr::Atom(atom) => atom_routes[*atom as usize] |= routes,
+        Expr::Not(inner) => mark_atoms(inner, routes, atom_routes),
+        Expr::And(items) | Expr::Or(items) | Expr::AtLeast(_, items) => items.iter().for_each(|item| mark_atoms(item, routes, atom_routes)),
         Expr::Const(_) => {}
     }
 }
 
 /// The literals of the atoms `wanted` accepts, deduplicated, with the atoms each one serves.
-fn needle_set(table: &AtomTable, wanted: impl Fn(Target) -> bool) -> (Vec<String>, Vec<Vec<NeedleRef>>) {
+fn needle_set(table: &AtomTable, wanted: impl Fn(usize, Target) -> bool) -> (Vec<String>, Vec<Vec<NeedleRef>>) {
     let mut patterns: Vec<String> = Vec::new();
     let mut needles: Vec<Vec<NeedleRef>> = Vec::new();
     let mut index_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (id, atom) in table.atoms.iter().enumerate() {
-        if !wanted(atom.target) {
+        if !wanted(id, atom.target) {
             continue;
         }
         let (needle, position, cased) = match &atom.test {
@@ -663,12 +663,19 @@ fn for_each_occurrence(automaton: &Dfa, text: &str, found: &mut impl FnMut(usize
     }
 }
 
-fn build_scanners(table: &AtomTable, targets: &[(Target, u64)]) -> Vec<Scanner> {
+/// One scanner per target for the literals of the rules on `route`.
+fn build_scanners(table: &AtomTable, atom_routes: &[u64], route: u64) -> Vec<Scanner> {
+    let mut targets: Vec<Target> = Vec::new();
+    for (id, atom) in table.atoms.iter().enumerate() {
+        if atom_routes[id] & route != 0 && scanned_needle(table, id as AtomId).is_some() && !targets.contains(&atom.target) {
+            targets.push(atom.target);
+        }
+    }
     let mut scanners = Vec::new();
-    for (target, routes) in targets {
-        let (patterns, needles) = needle_set(table, |t| t == *target);
+    for target in targets {
+        let (patterns, needles) = needle_set(table, |id, t| t == target && atom_routes[id] & route != 0);
         if let Some(automaton) = automaton(&patterns) {
-            scanners.push(Scanner { target: *target, automaton, needles, routes: *routes });
+            scanners.push(Scanner { target, automaton, needles });
         }
     }
     scanners
@@ -677,11 +684,10 @@ fn build_scanners(table: &AtomTable, targets: &[(Target, u64)]) -> Vec<Scanner> 
 /// When some rules search the whole record (keywords), one pass over the record can serve
 /// every field that is a slice of it (an access-log line's URL, user agent ...): the record is
 /// scanned once with every literal, and each hit is credited to the field it falls in.
-fn build_unified(table: &AtomTable, scanners: &[Scanner]) -> Option<Scanner> {
-    let keywords = scanners.iter().find(|s| s.target == Target::Keywords)?;
-    let (patterns, needles) = needle_set(table, |t| scanners.iter().any(|s| s.target == t));
-    let routes = scanners.iter().fold(keywords.routes, |mask, s| mask | s.routes);
-    Some(Scanner { target: Target::Keywords, automaton: automaton(&patterns)?, needles, routes })
+fn build_unified(table: &AtomTable, atom_routes: &[u64], scanners: &[Scanner], route: u64) -> Option<Scanner> {
+    scanners.iter().find(|s| s.target == Target::Keywords)?;
+    let (patterns, needles) = needle_set(table, |id, t| atom_routes[id] & route != 0 && scanners.iter().any(|s| s.target == t));
+    Some(Scanner { target: Target::Keywords, automaton: automaton(&patterns)?, needles })
 }
 
 fn build_route_fields(routes: &[Route], used: u64) -> Vec<RouteField> {
