@@ -10,14 +10,14 @@ pub struct Alert {
     /// Stable for a rule and an event, so detecting the same event twice makes one alert.
     pub id: String,
     /// When Rampart raised it.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "millis")]
     pub created_at: OffsetDateTime,
     /// The rule that matched.
     pub rule: AlertRule,
     /// The event's `event.id`.
     pub event_id: String,
     /// The event's `@timestamp`.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "millis")]
     pub event_time: OffsetDateTime,
     /// The event's `source.ip`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -49,4 +49,19 @@ pub struct MatchedValue {
     pub field: String,
     /// The value (or the keyword found).
     pub value: String,
+}
+
+/// Times as the rest of the API writes them: RFC 3339 in UTC with milliseconds.
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+
+    pub(super) fn serialize<S: Serializer>(time: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::time::format_timestamp(*time))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        crate::time::parse_rfc3339(&text).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 time"))
+    }
 }

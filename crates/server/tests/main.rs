@@ -356,6 +356,8 @@ async fn openapi_documents_every_route() {
         ("/v1/tokens", "get"),
         ("/v1/logs/{format}", "post"),
         ("/v1/csp-reports/{site}", "post"),
+        ("/v1/alerts", "get"),
+        ("/v1/rules", "get"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
     }
@@ -757,4 +759,25 @@ async fn shop_events_meet_rules_of_their_logsource() {
     assert_eq!(page["items"][0]["user_name"], json!("SVC-backup"));
     assert_eq!(page["items"][0]["source_ip"], json!("198.51.100.4"));
     assert_eq!(page["items"][0]["rule"]["id"], json!("svc-login"));
+}
+
+#[tokio::test]
+async fn csp_reports_meet_csp_rules() {
+    let rule = rampart_detect::RuleFile {
+        name: "skimmer.yml".into(),
+        text: "title: Script from an unknown host on checkout\nid: csp-skimmer\nlogsource: {product: rampart, service: csp}\n\
+               detection:\n  selection:\n    csp.blocked_uri|endswith: '.js'\n    url.original|contains: '/checkout'\n  condition: selection\nlevel: critical\n"
+            .into(),
+    };
+    let compiled = rampart_detect::compile_rules(&[rule], &rampart_detect::FieldMapping::builtin(), &Default::default());
+    assert!(compiled.errors.is_empty(), "{:?}", compiled.errors);
+    let mut h = harness();
+    h.state = h.state.clone().with_detector(Arc::new(rampart_detect::Detector::from_compiled(compiled)));
+    let (status, _) = h.send(csp_request("shop", "198.51.100.7", "application/csp-report", &[], LEGACY_REPORT)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let token = h.token("analyst", Role::Analyst);
+    let (_, page) = h.get(&token, "/v1/alerts").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["items"][0]["rule"]["level"], json!("critical"));
+    assert_eq!(page["items"][0]["source_ip"], json!("198.51.100.7"));
 }

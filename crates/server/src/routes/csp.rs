@@ -18,6 +18,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::app::AppState;
+use crate::detection::store_and_detect;
 use crate::error::ApiError;
 use crate::routes::events::{header_str, read_body};
 
@@ -36,7 +37,7 @@ pub(crate) async fn report(State(state): State<AppState>, Path(site): Path<Strin
     let user_agent = header_str(&parts.headers, header::USER_AGENT).map(str::to_owned);
     let bytes = read_body(&parts.headers, Body::new(body), state.limits.csp_max_body_bytes).await?;
 
-    let (ingestor, store, metrics) = (state.ingestor.clone(), state.store.clone(), state.metrics.clone());
+    let (ingestor, metrics, worker_state) = (state.ingestor.clone(), state.metrics.clone(), state.clone());
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         let outcome = parse_csp_reports(&content_type, &bytes, &site, user_agent.as_deref(), &CspLimits::default()).map_err(csp_error)?;
         metrics.count_events("csp", "dropped_noise", outcome.dropped_extension);
@@ -54,10 +55,8 @@ pub(crate) async fn report(State(state): State<AppState>, Path(site): Path<Strin
                 Err(_) => metrics.count_events("csp", "rejected", 1),
             }
         }
-        if !events.is_empty() {
-            let outcome = store.append(events)?;
-            metrics.count_events("csp", "accepted", outcome.stored);
-        }
+        let stored = store_and_detect(worker_state.store.as_ref(), &worker_state.detector, &metrics, events)?;
+        metrics.count_events("csp", "accepted", stored.outcome.stored);
         Ok(())
     })
     .await
