@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use rampart_detect::{Detector, RuleMatch, Scratch};
-use rampart_ingest::{ErrorCode, Ingestor, LineFormat, LineIds, RecordError, may_contain_pan};
+use rampart_ingest::{BodyLine, ErrorCode, Ingestor, LineFormat, LineIds, RecordError, body_lines, may_contain_pan};
 use rampart_server::{RuleCount, store_and_detect};
 use rampart_store::SqliteStore;
 use serde::Deserialize;
@@ -106,12 +106,7 @@ fn detect_lines(ingestor: &Ingestor, detector: &Detector, format: &LineFormat, b
     let mut matches: Vec<RuleMatch> = Vec::new();
     let mut delivered = Delivered::default();
     let now = OffsetDateTime::now_utc();
-    for (index, raw) in body.split(|&b| b == b'\n').enumerate() {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let line = index + 1;
+    for BodyLine { number: line, bytes: raw, .. } in body_lines(body) {
         let fast = match (format, std::str::from_utf8(raw)) {
             (LineFormat::Text(text_format), Ok(text)) if !may_contain_pan(raw) && raw.len() <= ingestor.config().max_line_bytes => {
                 Some(text_format.parse_line(text).map(|mut record| {
@@ -134,19 +129,7 @@ fn detect_lines(ingestor: &Ingestor, detector: &Detector, format: &LineFormat, b
         }
     }
     delivered.rejected = delivered.errors.len();
-    let mut by_rule: std::collections::BTreeMap<&str, RuleCount> = std::collections::BTreeMap::new();
-    for found in &matches {
-        by_rule
-            .entry(found.rule.id.as_str())
-            .or_insert_with(|| RuleCount {
-                rule: found.rule.id.clone(),
-                title: found.rule.title.clone(),
-                level: found.rule.level.as_str().to_owned(),
-                count: 0,
-            })
-            .count += 1;
-    }
-    delivered.alerts_by_rule = by_rule.into_values().collect();
+    delivered.alerts_by_rule = RuleCount::tally(matches.iter().map(|m| (m.rule.id.as_str(), m.rule.title.as_str(), m.rule.level.as_str())));
     delivered
 }
 

@@ -155,18 +155,15 @@ impl Detector {
     /// Loads the rule set. Bad rules are left out and listed in `rules().errors`; only a bad
     /// mapping file stops the load.
     pub fn load(sources: RuleSources) -> Result<Detector, MappingError> {
-        let stamp = sources.stamp();
-        let SourceContents { files, errors: read_errors, mapping, disabled } = sources.read()?;
-        let mut compiled = compile_rules(&files, &mapping, &disabled);
-        let failed: HashSet<&str> = compiled.errors.iter().map(|e| e.file.as_str()).collect();
-        let good = files.iter().filter(|f| !failed.contains(f.name.as_str())).map(|f| (f.name.clone(), f.text.clone())).collect();
-        let mut errors = read_errors;
-        errors.append(&mut compiled.errors);
-        compiled.errors = errors;
-        Ok(Detector { sources, loaded: RwLock::new(Loaded { rules: Arc::new(compiled), good, stamp }) })
+        // The first load is a reload with no earlier version to fall back on.
+        let none = Loaded { rules: Arc::new(compile_rules(&[], &FieldMapping::empty(), &HashSet::new())), good: HashMap::new(), stamp: 0 };
+        let detector = Detector { sources, loaded: RwLock::new(none) };
+        detector.reload()?;
+        Ok(detector)
     }
 
-    /// A detector over rules already compiled (tests, `rampart rules test`).
+    /// A detector over rules already compiled, with no sources to reload from (the server's
+    /// built-in default, tests).
     pub fn from_compiled(rules: CompiledRules) -> Detector {
         Detector { sources: RuleSources::default(), loaded: RwLock::new(Loaded { rules: Arc::new(rules), good: HashMap::new(), stamp: 0 }) }
     }

@@ -83,11 +83,12 @@ impl FieldMapping {
     /// The built-in mapping.
     pub fn builtin() -> FieldMapping {
         // The default is part of the binary and checked by a test.
-        FieldMapping::parse("builtin", DEFAULT_MAPPING).unwrap_or_else(|_| FieldMapping {
-            fields: HashMap::new(),
-            routes: Vec::new(),
-            placeholders: HashMap::new(),
-        })
+        FieldMapping::parse("builtin", DEFAULT_MAPPING).unwrap_or_else(|_| FieldMapping::empty())
+    }
+
+    /// A mapping that maps and routes nothing.
+    pub(crate) fn empty() -> FieldMapping {
+        FieldMapping { fields: HashMap::new(), routes: Vec::new(), placeholders: HashMap::new() }
     }
 
     /// Reads a mapping file's text; `path` names it in errors.

@@ -43,5 +43,5 @@ pub use client_ip::{ClientIpResolver, ClientIpSource, ResolvedClient};
 pub use csp::{CspError, CspLimits, CspOutcome, parse_csp_reports, valid_site};
 pub use error::{BodyError, ErrorCode, RecordError};
 pub use pan::{CardProtector, MaskedPan, mask_pans, may_contain_pan};
-pub use pipeline::{Batch, IngestConfig, Ingestor, LineIds, RejectSample, derived_event_id};
+pub use pipeline::{Batch, BodyLine, IngestConfig, Ingestor, LineIds, RejectSample, body_lines, derived_event_id};
 pub use syslog::{FrameDecoder, FrameError, SyslogError, SyslogFormat, SyslogMessage, parse_syslog};

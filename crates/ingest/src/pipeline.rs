@@ -81,17 +81,9 @@ impl Ingestor {
     /// the source is cut into bodies, so a resend is recognized as a duplicate.
     pub fn ingest_lines(&self, format: &LineFormat, body: &[u8], now: OffsetDateTime, live: bool, ids: Option<LineIds>) -> Batch {
         let mut batch = Batch::default();
-        let mut start = 0u64;
-        for (index, line) in body.split(|&b| b == b'\n').enumerate() {
-            let line_start = start;
-            start += line.len() as u64 + 1;
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let number = index + 1;
-            let id = ids.map(|ids| derived_event_id(ids.key, ids.offset.saturating_add(line_start)));
-            match self.ingest_line(format, number, line, now, live, id) {
+        for BodyLine { number, offset, bytes } in body_lines(body) {
+            let id = ids.map(|ids| derived_event_id(ids.key, ids.offset.saturating_add(offset)));
+            match self.ingest_line(format, number, bytes, now, live, id) {
                 Ok(event) => batch.events.push(event),
                 Err(error) => batch.errors.push(error),
             }
@@ -228,6 +220,28 @@ pub struct LineIds {
     pub key: u64,
     /// Byte offset of the body in the source.
     pub offset: u64,
+}
+
+/// One non-blank line of a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLine<'a> {
+    /// Its 1-based line number in the body (blank lines count).
+    pub number: usize,
+    /// The byte offset of its first byte in the body.
+    pub offset: u64,
+    /// The line without its `\n` or `\r\n`.
+    pub bytes: &'a [u8],
+}
+
+/// The non-blank lines of a body, numbered as ingestion numbers them in errors.
+pub fn body_lines(body: &[u8]) -> impl Iterator<Item = BodyLine<'_>> {
+    let mut offset = 0u64;
+    body.split(|&b| b == b'\n').enumerate().filter_map(move |(index, line)| {
+        let start = offset;
+        offset += line.len() as u64 + 1;
+        let bytes = line.strip_suffix(b"\r").unwrap_or(line);
+        (!bytes.iter().all(u8::is_ascii_whitespace)).then_some(BodyLine { number: index + 1, offset: start, bytes })
+    })
 }
 
 /// A stable event id for the record at `position` of a source identified by `key` (a file's

@@ -23,6 +23,20 @@ pub struct RuleCount {
     pub count: usize,
 }
 
+impl RuleCount {
+    /// Counts matches by rule, given each match's rule id, title and level; in id order.
+    pub fn tally<'a>(matches: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>) -> Vec<RuleCount> {
+        let mut by_rule: BTreeMap<&str, RuleCount> = BTreeMap::new();
+        for (rule, title, level) in matches {
+            by_rule
+                .entry(rule)
+                .or_insert_with(|| RuleCount { rule: rule.to_owned(), title: title.to_owned(), level: level.to_owned(), count: 0 })
+                .count += 1;
+        }
+        by_rule.into_values().collect()
+    }
+}
+
 /// What storing a batch did.
 #[derive(Debug, Default)]
 pub struct Stored {
@@ -48,19 +62,7 @@ pub fn store_and_detect(store: &dyn Store, detector: &Detector, metrics: &Server
 }
 
 fn store_alerts(store: &dyn Store, metrics: &ServerMetrics, alerts: &[Alert]) -> Result<Vec<RuleCount>, StoreError> {
-    let mut by_rule: BTreeMap<&str, RuleCount> = BTreeMap::new();
-    for index in store.append_alerts(alerts)? {
-        let alert = &alerts[index];
-        metrics.count_alert(&alert.rule.level);
-        by_rule
-            .entry(alert.rule.id.as_str())
-            .or_insert_with(|| RuleCount {
-                rule: alert.rule.id.clone(),
-                title: alert.rule.title.clone(),
-                level: alert.rule.level.clone(),
-                count: 0,
-            })
-            .count += 1;
-    }
-    Ok(by_rule.into_values().collect())
+    let new: Vec<&Alert> = store.append_alerts(alerts)?.into_iter().map(|index| &alerts[index]).collect();
+    new.iter().for_each(|alert| metrics.count_alert(&alert.rule.level));
+    Ok(RuleCount::tally(new.iter().map(|a| (a.rule.id.as_str(), a.rule.title.as_str(), a.rule.level.as_str()))))
 }

@@ -184,17 +184,8 @@ fn rule_variants(count: usize) -> Vec<rampart_detect::RuleFile> {
 
 /// The hot path of an access-log line, timed alone: what detection will run on every line.
 fn bench_parse(count: usize, rounds: usize) -> Result<()> {
-    use crate::generate::{Generator, RecordKind, TrafficConfig};
     use rampart_ingest::{ClientIpResolver, ClientIpSource, LineFormat, LogFormats, may_contain_pan};
-    let traffic =
-        TrafficConfig { seed: 7, start: OffsetDateTime::now_utc(), duration: Duration::from_secs(24 * 3600), requests_per_second: 50.0 };
-    let lines: Vec<String> = Generator::new(traffic)
-        .filter_map(|record| match record.kind {
-            RecordKind::AccessLine(line) => Some(line),
-            RecordKind::ShopEvent(_) => None,
-        })
-        .take(count)
-        .collect();
+    let lines = generated_lines(count);
     let bytes: usize = lines.iter().map(String::len).sum();
     let Some(LineFormat::Text(format)) = LogFormats::default().get("combined") else { anyhow::bail!("combined is built in") };
     let resolver = ClientIpResolver::new(vec!["10.0.0.0/8".parse()?], vec![ClientIpSource::XForwardedFor]);

@@ -8,7 +8,7 @@ use rampart_detect::{
     CompiledRules, DEFAULT_MAPPING, FieldMapping, RuleError, RuleFile, RuleMatch, Scratch, compile_rules, read_disabled, read_rule_path,
     write_disabled,
 };
-use rampart_ingest::{CardProtector, Ingestor};
+use rampart_ingest::{BodyLine, CardProtector, Ingestor, body_lines};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -144,12 +144,7 @@ fn test(config: &Config, paths: &[PathBuf], events: &Path, format: &str, mapping
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let (mut events_read, mut refused) = (0usize, 0usize);
     let now = OffsetDateTime::now_utc();
-    for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let line = index + 1;
+    for BodyLine { number: line, bytes: raw, .. } in body_lines(&text) {
         let event = match ingestor.ingest_line(&format, line, raw, now, false, None) {
             Ok(event) => event,
             Err(error) => {

@@ -2,6 +2,7 @@
 //! every rule with one Aho-Corasick pass per field, and evaluates only the rules that can match.
 
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::sync::Arc;
 
 use aho_corasick::automaton::{Automaton, OverlappingState};
@@ -49,6 +50,25 @@ struct NeedleRef {
     position: Position,
     /// The exact text, for case-sensitive literals (the scan itself ignores ASCII case).
     cased: Option<Box<str>>,
+}
+
+impl NeedleRef {
+    /// Sets the atom's hit bit when the literal found at `found` in `text` sits where the atom
+    /// wants it within the value at `value` (and, for cased literals, has the exact case).
+    fn credit(&self, text: &str, found: Range<usize>, value: Range<usize>, hits: &mut [u64], touched: &mut Vec<AtomId>) {
+        let placed = match self.position {
+            Position::Exact => found == value,
+            Position::Prefix => found.start == value.start,
+            Position::Suffix => found.end == value.end,
+            Position::Contains => true,
+        };
+        let exact = self.cased.as_deref().is_none_or(|cased| text.get(found) == Some(cased));
+        let (word, bit) = (self.atom as usize / 64, 1u64 << (self.atom % 64));
+        if placed && exact && hits[word] & bit == 0 {
+            hits[word] |= bit;
+            touched.push(self.atom);
+        }
+    }
 }
 
 /// One Aho-Corasick automaton over every literal that rules look for in one target.
@@ -229,18 +249,7 @@ impl Engine {
         let mut on_text = |text: &str| {
             for_each_occurrence(&scanner.automaton, text, &mut |start, end, pattern| {
                 for needle in &scanner.needles[pattern] {
-                    let placed = match needle.position {
-                        Position::Exact => start == 0 && end == text.len(),
-                        Position::Prefix => start == 0,
-                        Position::Suffix => end == text.len(),
-                        Position::Contains => true,
-                    };
-                    let exact = needle.cased.as_deref().is_none_or(|cased| text.get(start..end) == Some(cased));
-                    let (word, bit) = (needle.atom as usize / 64, 1u64 << (needle.atom % 64));
-                    if placed && exact && hits[word] & bit == 0 {
-                        hits[word] |= bit;
-                        touched.push(needle.atom);
-                    }
+                    needle.credit(text, start..end, 0..text.len(), hits, touched);
                 }
             });
         };
@@ -290,18 +299,7 @@ impl Engine {
                         None => continue,
                     },
                 };
-                let placed = match needle.position {
-                    Position::Exact => found_start == start && found_end == end,
-                    Position::Prefix => found_start == start,
-                    Position::Suffix => found_end == end,
-                    Position::Contains => true,
-                };
-                let exact = needle.cased.as_deref().is_none_or(|cased| original.get(found_start..found_end) == Some(cased));
-                let (word, bit) = (needle.atom as usize / 64, 1u64 << (needle.atom % 64));
-                if placed && exact && hits[word] & bit == 0 {
-                    hits[word] |= bit;
-                    touched.push(needle.atom);
-                }
+                needle.credit(original, found_start..found_end, start..end, hits, touched);
             }
         });
         true
