@@ -104,11 +104,24 @@ pub struct DetectSection {
     pub rules_dirs: Vec<PathBuf>,
     pub mapping: String,
     pub reload_interval: String,
+    pub suppression: String,
+    pub lateness: String,
+    pub max_correlation_groups: usize,
+    pub snapshot_interval: String,
 }
 
 impl Default for DetectSection {
     fn default() -> Self {
-        DetectSection { builtin_rules: true, rules_dirs: Vec::new(), mapping: String::new(), reload_interval: "2s".into() }
+        DetectSection {
+            builtin_rules: true,
+            rules_dirs: Vec::new(),
+            mapping: String::new(),
+            reload_interval: "2s".into(),
+            suppression: "10m".into(),
+            lateness: "60s".into(),
+            max_correlation_groups: 1_000_000,
+            snapshot_interval: "30s".into(),
+        }
     }
 }
 
@@ -119,6 +132,14 @@ pub struct DetectConfig {
     pub extra_dirs: Vec<PathBuf>,
     pub mapping: Option<PathBuf>,
     pub reload_interval: Duration,
+    /// Repeats of a rule on the same entities within this time update one alert.
+    pub suppression: Duration,
+    /// How late (behind the newest event) an event may arrive and still count in correlations.
+    pub lateness: Duration,
+    /// Most correlation groups held in memory, across all correlation rules.
+    pub max_correlation_groups: usize,
+    /// How often a running server saves the correlation windows to the store.
+    pub snapshot_interval: Duration,
 }
 
 /// The checked configuration the commands use.
@@ -215,6 +236,19 @@ rules_dirs = []
 mapping = ""
 # How often rule files are checked for changes.
 reload_interval = "2s"
+# A rule's repeats on the same entities (e.g. the same address) update its open or acknowledged
+# alert instead of raising a new one while their events come within this time of the alert's.
+# "0s" makes every repeat at another time an alert of its own. See docs/alerts.md.
+suppression = "10m"
+# Correlation rules (event_count, value_count, temporal ...) count in event time. An event may
+# arrive this far behind the newest one seen and still count; later ones are counted as late.
+lateness = "60s"
+# Most groups (e.g. distinct source addresses) held in correlation windows, across all
+# correlation rules; beyond it the least recently active group is evicted (and counted).
+max_correlation_groups = 1000000
+# How often a running server saves the correlation windows (also saved at shutdown), so a
+# restart does not forget an attack in progress.
+snapshot_interval = "30s"
 
 [log_formats]
 # Custom access-log formats in nginx log_format syntax, usable as POST /v1/logs/{name},
@@ -303,11 +337,22 @@ impl ConfigFile {
         if reload_interval.is_zero() {
             bail!("detect.reload_interval must be above 0");
         }
+        let snapshot_interval = duration("detect.snapshot_interval", &self.detect.snapshot_interval)?;
+        if snapshot_interval.is_zero() {
+            bail!("detect.snapshot_interval must be above 0");
+        }
+        if self.detect.max_correlation_groups == 0 {
+            bail!("detect.max_correlation_groups must be above 0");
+        }
         let detect = DetectConfig {
             builtin_rules: self.detect.builtin_rules,
             extra_dirs: self.detect.rules_dirs.clone(),
             mapping: (!self.detect.mapping.is_empty()).then(|| PathBuf::from(&self.detect.mapping)),
             reload_interval,
+            suppression: duration("detect.suppression", &self.detect.suppression)?,
+            lateness: duration("detect.lateness", &self.detect.lateness)?,
+            max_correlation_groups: self.detect.max_correlation_groups,
+            snapshot_interval,
         };
         Ok(Config {
             detect,
@@ -363,6 +408,9 @@ mod tests {
         let defaults = ConfigFile::default().validate().unwrap();
         assert_eq!(format!("{from_template:?}"), format!("{defaults:?}"));
         assert_eq!(defaults.listen.to_string(), "127.0.0.1:8470");
+        assert_eq!(defaults.detect.suppression, Duration::from_secs(600));
+        let file: ConfigFile = toml::from_str("[detect]\nsuppression = \"90s\"").unwrap();
+        assert_eq!(file.validate().unwrap().detect.suppression, Duration::from_secs(90));
     }
 
     #[test]
@@ -399,6 +447,7 @@ mod tests {
             ("[syslog]\nudp = \"nowhere\"", "syslog.udp"),
             ("[syslog]\nformat = \"apache9\"", "syslog.format"),
             ("[log_formats]\nmain = \"$a$b\"", "log_formats"),
+            ("[detect]\nsuppression = \"ten minutes\"", "detect.suppression"),
         ] {
             let error = format!("{:#}", toml::from_str::<ConfigFile>(text).unwrap().validate().unwrap_err());
             assert!(error.contains(key), "{text}: {error}");

@@ -40,6 +40,9 @@ enum Command {
     /// Search stored events.
     #[command(subcommand)]
     Events(cmd::events::Command),
+    /// Alerts: list, show, acknowledge, close and reopen (works on the data directory).
+    #[command(subcommand)]
+    Alerts(cmd::alerts::Command),
     /// Measure ingestion and storage throughput on this machine.
     #[command(subcommand)]
     Bench(cmd::bench::Command),
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(&global, args),
         Command::Token(command) => cmd::token::run(&global, command),
         Command::Events(command) => cmd::events::run(&global, command),
+        Command::Alerts(command) => cmd::alerts::run(&global, command),
         Command::Bench(command) => cmd::bench::run(&global, command),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Replay(args) => cmd::replay::run(&global, args),

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use rampart_detect::{Detector, RuleMatch, Scratch};
-use rampart_ingest::{BodyLine, ErrorCode, Ingestor, LineFormat, LineIds, RecordError, body_lines, may_contain_pan};
+use rampart_ingest::{BodyLine, ErrorCode, Ingestor, LineFormat, LineIds, RecordError, body_lines, derived_event_id, may_contain_pan};
+use rampart_model::{Detection, FieldSource};
 use rampart_server::{RuleCount, store_and_detect};
 use rampart_store::SqliteStore;
 use serde::Deserialize;
@@ -13,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::cmd::serve;
 use crate::config::Config;
+use crate::generate::truth::label_of;
 
 /// A destination for batches of log lines.
 pub enum Sink {
@@ -36,6 +38,16 @@ pub struct Delivered {
     /// New alerts by rule.
     #[serde(default)]
     pub alerts_by_rule: Vec<RuleCount>,
+    /// Open alerts that took repeats in.
+    #[serde(default)]
+    pub alerts_updated: usize,
+    /// What the rules detected (not over HTTP: a server keeps its detections).
+    #[serde(skip)]
+    pub detections: Vec<Detection>,
+    /// Ground truth of generated traffic: (event id, family, source address) of each labelled
+    /// event (not over HTTP).
+    #[serde(skip)]
+    pub labelled: Vec<(String, String, Option<String>)>,
 }
 
 impl Sink {
@@ -71,7 +83,8 @@ impl Sink {
             Sink::Local { state, .. } => {
                 let ids = LineIds { key: xxhash_rust::xxh3::xxh3_64(key.as_bytes()), offset };
                 let batch = state.ingestor.ingest_lines(format, body, OffsetDateTime::now_utc(), live, Some(ids));
-                let stored = store_and_detect(state.store.as_ref(), &state.detector, &state.metrics, batch.events)?;
+                let labelled = batch.events.iter().filter_map(|event| labelled(event, event.id())).collect();
+                let stored = store_and_detect(state, batch.events)?;
                 let rejected = batch.errors.len();
                 Ok(Delivered {
                     accepted: stored.outcome.stored,
@@ -79,10 +92,36 @@ impl Sink {
                     errors: batch.errors,
                     rejected,
                     alerts_by_rule: stored.alerts,
+                    alerts_updated: stored.alerts_updated,
+                    detections: stored.detections,
+                    labelled,
                 })
             }
-            Sink::DetectOnly { ingestor, detector } => Ok(detect_lines(ingestor, detector, format, body, live)),
+            Sink::DetectOnly { ingestor, detector } => {
+                let ids = LineIds { key: xxhash_rust::xxh3::xxh3_64(key.as_bytes()), offset };
+                Ok(detect_lines(ingestor, detector, format, body, live, ids))
+            }
             Sink::Remote { url, token } => post_lines(url, token, format.name(), body, key, offset, live),
+        }
+    }
+
+    /// The end of the input: closes every correlation window still open (conditions decided at
+    /// close, `lt`/`neq`) and delivers what that detects.
+    pub fn finish(&self) -> Result<Delivered> {
+        let end = OffsetDateTime::now_utc() + time::Duration::days(366);
+        match self {
+            Sink::Local { state, .. } => {
+                let detections = state.detector.expire(end);
+                let stored = rampart_server::store_detections(state, &detections)?;
+                Ok(Delivered { alerts_by_rule: stored.alerts, alerts_updated: stored.alerts_updated, detections, ..Delivered::default() })
+            }
+            Sink::DetectOnly { detector, .. } => {
+                let detections = detector.expire(end);
+                let found = detections.iter().map(|d| (d.rule.id.as_str(), d.rule.title.as_str(), d.rule.level.as_str()));
+                Ok(Delivered { alerts_by_rule: RuleCount::tally(found), detections, ..Delivered::default() })
+            }
+            // A server closes its windows by its own clock.
+            Sink::Remote { .. } => Ok(Delivered::default()),
         }
     }
 
@@ -96,22 +135,33 @@ impl Sink {
     }
 }
 
-/// Sends a batch, retrying connection failures and 5xx answers (safe: the batch is keyed).
-/// Parses and matches a body without storing it. Access-log lines are matched as parsed records
-/// (no event is built); lines that may hold a card number, and JSON formats, go through the full
-/// ingest path so that nothing unmasked reaches a match.
-fn detect_lines(ingestor: &Ingestor, detector: &Detector, format: &LineFormat, body: &[u8], live: bool) -> Delivered {
+/// The ground truth of a labelled event: (event id, family, source address).
+fn labelled<S: FieldSource + ?Sized>(event: &S, id: &str) -> Option<(String, String, Option<String>)> {
+    label_of(event).map(|(family, source)| (id.to_owned(), family, source))
+}
+
+/// Parses and matches a body without storing it, correlations included. Access-log lines are
+/// matched as parsed records (no event is built); lines that may hold a card number, and JSON
+/// formats, go through the full ingest path so that nothing unmasked reaches a match. Event ids
+/// derive from `ids` as the store's would, so evidence names the same events either way.
+fn detect_lines(ingestor: &Ingestor, detector: &Detector, format: &LineFormat, body: &[u8], live: bool, ids: LineIds) -> Delivered {
     let rules = detector.rules();
     let mut scratch = Scratch::default();
     let mut matches: Vec<RuleMatch> = Vec::new();
     let mut delivered = Delivered::default();
     let now = OffsetDateTime::now_utc();
-    for BodyLine { number: line, bytes: raw, .. } in body_lines(body) {
+    for BodyLine { number: line, bytes: raw, offset } in body_lines(body) {
+        matches.clear();
+        let id = derived_event_id(ids.key, ids.offset.saturating_add(offset));
         let fast = match (format, std::str::from_utf8(raw)) {
             (LineFormat::Text(text_format), Ok(text)) if !may_contain_pan(raw) && raw.len() <= ingestor.config().max_line_bytes => {
                 Some(text_format.parse_line(text).map(|mut record| {
                     record.resolve_client(ingestor.client_ip());
                     rules.engine.evaluate(&record, &mut scratch, &mut matches);
+                    let time =
+                        record.timestamp_ms.and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok());
+                    detector.observe_record(&record, &id, time.unwrap_or(now), &matches, now, &mut delivered.detections);
+                    delivered.labelled.extend(labelled(&record, &id));
                 }))
             }
             _ => None,
@@ -119,9 +169,11 @@ fn detect_lines(ingestor: &Ingestor, detector: &Detector, format: &LineFormat, b
         match fast {
             Some(Ok(())) => delivered.accepted += 1,
             Some(Err(error)) => delivered.errors.push(RecordError { line, code: ErrorCode::InvalidLine, message: error.reason }),
-            None => match ingestor.ingest_line(format, line, raw, now, live, None) {
+            None => match ingestor.ingest_line(format, line, raw, now, live, Some(id.clone())) {
                 Ok(event) => {
                     rules.engine.evaluate(&event, &mut scratch, &mut matches);
+                    detector.observe_record(&event, event.id(), event.timestamp(), &matches, now, &mut delivered.detections);
+                    delivered.labelled.extend(labelled(&event, event.id()));
                     delivered.accepted += 1;
                 }
                 Err(error) => delivered.errors.push(error),
@@ -129,7 +181,8 @@ fn detect_lines(ingestor: &Ingestor, detector: &Detector, format: &LineFormat, b
         }
     }
     delivered.rejected = delivered.errors.len();
-    delivered.alerts_by_rule = RuleCount::tally(matches.iter().map(|m| (m.rule.id.as_str(), m.rule.title.as_str(), m.rule.level.as_str())));
+    let found = delivered.detections.iter().map(|d| (d.rule.id.as_str(), d.rule.title.as_str(), d.rule.level.as_str()));
+    delivered.alerts_by_rule = RuleCount::tally(found);
     delivered
 }
 

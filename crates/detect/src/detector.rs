@@ -1,19 +1,23 @@
 //! The running rule set: loaded from its sources, swapped whole on change (keeping the last good
-//! version of a file that breaks), and turning matches into alerts.
+//! version of a file that breaks), running its correlations, and turning matches and correlation
+//! hits into detections.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use rampart_model::{Alert, AlertRule, Event, FieldSource, FieldValue, MatchedValue, fields};
+use rampart_model::{
+    AlertRule, Detection, ENTITY_SOURCE_FIELDS, Entity, EntityKind, Event, FieldSource, FieldValue, MAX_EVIDENCE, MatchedValue,
+};
 use time::OffsetDateTime;
-use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+use xxhash_rust::xxh3::Xxh3;
 
-use crate::error::{MappingError, RuleError};
+use crate::correlation::{CorrelationHit, CorrelationLimits, CorrelationStats, CorrelationType, Correlator};
+use crate::error::{MappingError, RuleError, StateError};
 use crate::mapping::FieldMapping;
 use crate::ruleset::{builtin_rules, is_rule_file, read_rule_dir};
-use crate::sigma::{CompiledRules, RuleFile, RuleMatch, Scratch, compile_rules};
+use crate::sigma::{CompiledRules, RuleFile, RuleInfo, RuleMatch, Scratch, compile_rules};
 
 /// Where a rule set comes from.
 #[derive(Debug, Clone, Default)]
@@ -139,10 +143,12 @@ struct Loaded {
     stamp: u64,
 }
 
-/// A rule set in use: read by many threads, replaced whole on reload.
+/// A rule set in use: read by many threads, replaced whole on reload. Its correlations' state
+/// sits beside it behind a mutex, taken only when a batch has matches for a correlation to see.
 pub struct Detector {
     sources: RuleSources,
     loaded: RwLock<Loaded>,
+    correlator: Mutex<Correlator>,
 }
 
 impl std::fmt::Debug for Detector {
@@ -156,8 +162,10 @@ impl Detector {
     /// mapping file stops the load.
     pub fn load(sources: RuleSources) -> Result<Detector, MappingError> {
         // The first load is a reload with no earlier version to fall back on.
-        let none = Loaded { rules: Arc::new(compile_rules(&[], &FieldMapping::empty(), &HashSet::new())), good: HashMap::new(), stamp: 0 };
-        let detector = Detector { sources, loaded: RwLock::new(none) };
+        let none = compile_rules(&[], &FieldMapping::empty(), &HashSet::new());
+        let correlator = Mutex::new(Correlator::new(&none, CorrelationLimits::default()));
+        let detector =
+            Detector { sources, loaded: RwLock::new(Loaded { rules: Arc::new(none), good: HashMap::new(), stamp: 0 }), correlator };
         detector.reload()?;
         Ok(detector)
     }
@@ -165,7 +173,24 @@ impl Detector {
     /// A detector over rules already compiled, with no sources to reload from (the server's
     /// built-in default, tests).
     pub fn from_compiled(rules: CompiledRules) -> Detector {
-        Detector { sources: RuleSources::default(), loaded: RwLock::new(Loaded { rules: Arc::new(rules), good: HashMap::new(), stamp: 0 }) }
+        let correlator = Mutex::new(Correlator::new(&rules, CorrelationLimits::default()));
+        Detector {
+            sources: RuleSources::default(),
+            loaded: RwLock::new(Loaded { rules: Arc::new(rules), good: HashMap::new(), stamp: 0 }),
+            correlator,
+        }
+    }
+
+    /// The same detector with other limits on its correlations' state (which starts empty).
+    pub fn with_correlation_limits(self, limits: CorrelationLimits) -> Detector {
+        let rules = self.rules();
+        *self.correlator() = Correlator::new(&rules, limits);
+        self
+    }
+
+    fn correlator(&self) -> MutexGuard<'_, Correlator> {
+        // A panic while holding it leaves counts at worst half-updated; keep detecting.
+        self.correlator.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The rules in use.
@@ -225,59 +250,191 @@ impl Detector {
             .collect();
         let report = ReloadReport { rules: compiled.rules.len(), errors: errors.clone(), kept };
         compiled.errors = errors;
+        // Unchanged correlations keep their groups across the swap.
+        let mut correlator = self.correlator();
+        let fresh = Correlator::new(&compiled, correlator.limits());
+        let previous = std::mem::replace(&mut *correlator, fresh);
+        correlator.carry_over(previous);
         if let Ok(mut loaded) = self.loaded.write() {
             *loaded = Loaded { rules: Arc::new(compiled), good, stamp };
         }
         Ok(report)
     }
 
-    /// Runs every event through the rules and returns the alerts, `now` as their time.
-    pub fn detect(&self, events: &[Event], now: OffsetDateTime) -> Vec<Alert> {
+    /// Runs every event through the rules and their correlations and returns what they
+    /// detected, `now` as its time: the matches of rules that generate alerts, and correlation
+    /// hits. Windows that closed by the batch's newest event time are evaluated too.
+    pub fn detect(&self, events: &[Event], now: OffsetDateTime) -> Vec<Detection> {
         let rules = self.rules();
+        let correlating = !rules.correlations.is_empty();
         let mut scratch = Scratch::default();
         let mut matches = Vec::new();
-        let mut alerts = Vec::new();
+        let mut detections = Vec::new();
+        let mut hits = Vec::new();
+        let mut newest_ms = None::<i64>;
         for event in events {
             matches.clear();
             rules.engine.evaluate(event, &mut scratch, &mut matches);
-            for found in &matches {
-                alerts.push(alert_for(event, event.id(), event.timestamp(), found, now));
+            for found in matches.iter().filter(|found| found.rule.generates) {
+                detections.push(detection_for(event, event.id(), event.timestamp(), found, now));
+            }
+            if correlating {
+                let time_ms = millis(event.timestamp());
+                newest_ms = Some(newest_ms.map_or(time_ms, |newest| newest.max(time_ms)));
+                // Held per matching event only, so that threads match in parallel.
+                if !matches.is_empty() {
+                    self.correlator().observe(event, event.id(), time_ms, &matches, &mut hits);
+                }
             }
         }
-        alerts
+        if let Some(newest_ms) = newest_ms {
+            self.correlator().expire(newest_ms, &mut hits);
+        }
+        detections.extend(hits.iter().filter(|hit| hit.rule.generates).map(|hit| detection_of_hit(hit, now)));
+        detections
+    }
+
+    /// One record's part of [`Detector::detect`], for callers that match records themselves
+    /// (the access-log fast path: [`Engine::evaluate`](crate::Engine::evaluate) on a parsed
+    /// record, no event built). Appends the detections of `matches` (those of rules that generate
+    /// alerts) and of the correlation hits they cause.
+    pub fn observe_record<S: FieldSource + ?Sized>(
+        &self,
+        record: &S,
+        event_id: &str,
+        event_time: OffsetDateTime,
+        matches: &[RuleMatch],
+        now: OffsetDateTime,
+        out: &mut Vec<Detection>,
+    ) {
+        for found in matches.iter().filter(|found| found.rule.generates) {
+            out.push(detection_for(record, event_id, event_time, found, now));
+        }
+        if matches.is_empty() {
+            return;
+        }
+        let mut correlator = self.correlator();
+        if correlator.is_empty() {
+            return;
+        }
+        let mut hits = Vec::new();
+        correlator.observe(record, event_id, millis(event_time), matches, &mut hits);
+        out.extend(hits.iter().filter(|hit| hit.rule.generates).map(|hit| detection_of_hit(hit, now)));
+    }
+
+    /// Evaluates the correlation windows closed by `now` (event time: the newest event time for
+    /// replays, the clock for live traffic) and returns what conditions decided at close
+    /// (`lt`, `lte`, `neq`) detected. Call it now and then.
+    pub fn expire(&self, now: OffsetDateTime) -> Vec<Detection> {
+        let mut hits = Vec::new();
+        self.correlator().expire(millis(now), &mut hits);
+        hits.iter().filter(|hit| hit.rule.generates).map(|hit| detection_of_hit(hit, now)).collect()
+    }
+
+    /// Counters of the correlations: groups held, evicted, late and skipped events, hits.
+    pub fn correlation_stats(&self) -> CorrelationStats {
+        self.correlator().stats()
+    }
+
+    /// The correlations' state, for [`Detector::restore_state`] after a restart.
+    pub fn snapshot_state(&self) -> Vec<u8> {
+        self.correlator().snapshot()
+    }
+
+    /// Restores the correlations' state from [`Detector::snapshot_state`]: unchanged
+    /// correlations get their groups back, changed or new ones start empty. On error nothing
+    /// changes.
+    pub fn restore_state(&self, bytes: &[u8]) -> Result<(), StateError> {
+        let rules = self.rules();
+        let mut correlator = self.correlator();
+        *correlator = Correlator::restore(bytes, &rules, correlator.limits())?;
+        Ok(())
     }
 }
 
-/// The alert for a rule's match on an event.
-pub fn alert_for<S: FieldSource + ?Sized>(
+/// Milliseconds since the epoch.
+fn millis(time: OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// What a correlation hit detected: the group's entities and values, its events and the
+/// measured value.
+pub fn detection_of_hit(hit: &CorrelationHit, now: OffsetDateTime) -> Detection {
+    let time = |ms: i64| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(now);
+    let entities = hit
+        .group_by
+        .iter()
+        .filter_map(|(field, value)| EntityKind::of_field(field).map(|kind| Entity { kind, value: value.clone(), field: field.clone() }))
+        .collect();
+    let spec = hit.rule.correlation.as_deref();
+    let kind = spec.map_or(CorrelationType::EventCount, |spec| spec.kind);
+    let field = match spec.and_then(|spec| spec.field.clone()) {
+        Some(field) => field,
+        None => kind.as_str().to_owned(),
+    };
+    let measured = hit.value.unwrap_or(hit.count as f64);
+    Detection {
+        rule: alert_rule(&hit.rule),
+        entities,
+        group_by: hit.group_by.iter().cloned().collect(),
+        first_event_time: time(hit.first_ms),
+        last_event_time: time(hit.last_ms),
+        event_count: hit.count,
+        evidence: hit.evidence.iter().take(MAX_EVIDENCE).cloned().collect(),
+        matched: vec![MatchedValue { field, value: number_text(measured) }],
+        detected_at: now,
+    }
+}
+
+/// A measured value as text: whole numbers without a fraction.
+fn number_text(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{}", value as i64) } else { value.to_string() }
+}
+
+/// What a rule's match on one event detected: the rule, the event's entities and the matched values.
+pub fn detection_for<S: FieldSource + ?Sized>(
     event: &S,
     event_id: &str,
     event_time: OffsetDateTime,
     found: &RuleMatch,
     now: OffsetDateTime,
-) -> Alert {
-    let text = |path: &str| match event.field(path) {
-        Some(FieldValue::Str(s)) => Some(s.to_owned()),
-        Some(FieldValue::Ip(ip)) => Some(ip.to_string()),
-        _ => None,
-    };
-    let mut key = Vec::with_capacity(found.rule.id.len() + event_id.len() + 1);
-    key.extend_from_slice(found.rule.id.as_bytes());
-    key.push(0);
-    key.extend_from_slice(event_id.as_bytes());
-    Alert {
-        id: format!("{:032x}", xxh3_128(&key)),
-        created_at: now,
-        rule: AlertRule {
-            id: found.rule.id.clone(),
-            title: found.rule.title.clone(),
-            level: found.rule.level.as_str().to_owned(),
-            tags: found.rule.tags.clone(),
-        },
-        event_id: event_id.to_owned(),
-        event_time,
-        source_ip: text(fields::SOURCE_IP),
-        user_name: text(fields::USER_NAME),
+) -> Detection {
+    Detection {
+        rule: alert_rule(&found.rule),
+        entities: entities_of(event),
+        group_by: BTreeMap::new(),
+        first_event_time: event_time,
+        last_event_time: event_time,
+        event_count: 1,
+        evidence: vec![event_id.to_owned()],
         matched: found.fields.iter().map(|f| MatchedValue { field: f.field.clone(), value: f.value.clone() }).collect(),
+        detected_at: now,
     }
+}
+
+/// The alert's view of a rule.
+pub fn alert_rule(rule: &RuleInfo) -> AlertRule {
+    AlertRule {
+        id: rule.id.clone(),
+        version: rule.version.clone(),
+        title: rule.title.clone(),
+        level: rule.level.as_str().to_owned(),
+        tags: rule.tags.clone(),
+    }
+}
+
+/// The entities an event names, from [`ENTITY_SOURCE_FIELDS`].
+pub fn entities_of<S: FieldSource + ?Sized>(event: &S) -> Vec<Entity> {
+    let mut entities = Vec::new();
+    for field in ENTITY_SOURCE_FIELDS {
+        let Some(kind) = EntityKind::of_field(field) else { continue };
+        let value = match event.field(field) {
+            Some(FieldValue::Str(s)) if !s.is_empty() && s != "-" => s.to_owned(),
+            Some(FieldValue::Ip(ip)) => ip.to_string(),
+            Some(FieldValue::Int(n)) => n.to_string(),
+            _ => continue,
+        };
+        entities.push(Entity { kind, value, field: (*field).to_owned() });
+    }
+    entities
 }

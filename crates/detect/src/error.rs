@@ -55,6 +55,10 @@ pub enum RuleErrorKind {
     /// The rule uses a feature of the Sigma format Rampart does not implement.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A warning, not a refusal: the rule loads and is listed but cannot fire (a correlation
+    /// naming a disabled rule).
+    #[error("inert: {0}")]
+    Inert(String),
 }
 
 impl RuleError {
@@ -82,5 +86,34 @@ pub enum MappingError {
         path: String,
         /// What is wrong.
         message: String,
+    },
+}
+
+/// Why saved correlation state could not be restored. Nothing is restored then; correlations
+/// start empty.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The bytes are not a correlation snapshot.
+    #[error("not a correlation state snapshot")]
+    NotASnapshot,
+    /// The snapshot was written by a format this version does not read.
+    #[error("correlation state snapshot version {found}; this version reads {expected}")]
+    Version {
+        /// The snapshot's format version.
+        found: u8,
+        /// The format version read.
+        expected: u8,
+    },
+    /// The snapshot ends early or holds impossible lengths.
+    #[error("the correlation state snapshot is truncated or damaged")]
+    Truncated,
+    /// One correlation's windowed state could not be read.
+    #[error("the saved state of correlation {correlation} cannot be read: {reason}")]
+    Window {
+        /// The correlation's id.
+        correlation: String,
+        /// The windowed state's reason.
+        reason: String,
     },
 }

@@ -1,17 +1,19 @@
 //! Rampart's detection stage: Sigma rules compiled into one matcher that every event passes through.
 //!
 //! **Owns:** the Sigma rule language (detection rules and filters, every value modifier of the
-//! specification, the full condition grammar), the field mapping from Sigma names to Rampart's
-//! event fields and from `logsource` to the events a rule sees, and rule sets loaded from
-//! directories.
+//! specification, the full condition grammar, correlation rules), the field mapping from Sigma
+//! names to Rampart's event fields and from `logsource` to the events a rule sees, rule sets
+//! loaded from directories, and the windowed state correlations run on.
 //!
 //! **Must not touch:** storage, HTTP, parsing of wire formats or other stages. It reads events
 //! through [`rampart_model::FieldSource`], so a stored [`Event`](rampart_model::Event) and a
 //! log line parsed by `rampart-ingest` are matched alike, without copying.
 //!
 //! **Flow:** rule files → [`compile_rules`] (parse, check, compile against a [`FieldMapping`])
-//! → an [`Engine`] → [`Engine::evaluate`] per event with a per-thread [`Scratch`] → [`RuleMatch`]es,
-//! which the server stores as alerts.
+//! → an [`Engine`] → [`Engine::evaluate`] per event with a per-thread [`Scratch`] → [`RuleMatch`]es
+//! → a [`Correlator`] (the correlations of the set, in event time) → [`CorrelationHit`]s.
+//! [`Detector`] runs both and turns what generates alerts into detections, which the server
+//! stores as alerts.
 //!
 //! ```
 //! use std::collections::HashSet;
@@ -38,14 +40,24 @@
 //! ```
 #![deny(missing_docs)]
 
+mod correlation;
 mod detector;
 mod error;
 mod mapping;
 mod ruleset;
 mod sigma;
+pub mod window;
 
-pub use detector::{Detector, ReloadReport, RuleSources, SourceContents, alert_for, read_disabled, write_disabled};
-pub use error::{MappingError, RuleError, RuleErrorKind};
+pub use correlation::{
+    Condition, CorrelationCounts, CorrelationHit, CorrelationLimits, CorrelationSet, CorrelationSpec, CorrelationStat, CorrelationStats,
+    CorrelationType, Correlator,
+};
+pub use detector::{
+    Detector, ReloadReport, RuleSources, SourceContents, alert_rule, detection_for, detection_of_hit, entities_of, read_disabled,
+    write_disabled,
+};
+pub use error::{MappingError, RuleError, RuleErrorKind, StateError};
 pub use mapping::{DEFAULT_MAPPING, FieldMapping, LogSourceRoute, OneOrMany, RouteKeys};
 pub use ruleset::{MAX_RULE_FILE_BYTES, builtin_rules, is_rule_file, read_rule_dir, read_rule_path};
 pub use sigma::{CompiledRules, Engine, Level, LogSource, MatchedField, RuleFile, RuleInfo, RuleMatch, Scratch, compile_rules};
+pub use window::{Aggregate, ClosedWindow, Key, Observation, Reading, Refusal, SnapshotError, WindowLimits, WindowStats, WindowedState};

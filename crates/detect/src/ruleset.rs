@@ -10,19 +10,14 @@ pub const MAX_RULE_FILE_BYTES: u64 = 1024 * 1024;
 /// The most rule files read from one directory tree.
 const MAX_FILES: usize = 20_000;
 
-/// The built-in rules (`crates/detect/rules/`), as `builtin:<file>`.
+/// The built-in rule pack: every rule file under `rules/` at the repository root (its `tests/`
+/// folder excepted), embedded at build time, as `builtin:<path relative to rules/>`.
 pub fn builtin_rules() -> Vec<RuleFile> {
     BUILTIN.iter().map(|(name, text)| RuleFile { name: format!("builtin:{name}"), text: (*text).to_owned() }).collect()
 }
 
-const BUILTIN: &[(&str, &str)] = &[
-    ("web_sql_injection.yml", include_str!("../rules/web_sql_injection.yml")),
-    ("web_xss.yml", include_str!("../rules/web_xss.yml")),
-    ("web_path_traversal.yml", include_str!("../rules/web_path_traversal.yml")),
-    ("web_sensitive_files.yml", include_str!("../rules/web_sensitive_files.yml")),
-    ("web_scanner_user_agents.yml", include_str!("../rules/web_scanner_user_agents.yml")),
-    ("web_admin_probe.yml", include_str!("../rules/web_admin_probe.yml")),
-];
+/// `(path relative to rules/, text)`, sorted by path; written by `build.rs`.
+const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// Reads a rule file, or every rule file under a directory. A missing path is an error.
 pub fn read_rule_path(path: &Path) -> (Vec<RuleFile>, Vec<RuleError>) {

@@ -40,7 +40,10 @@ mod role;
 mod source;
 mod time;
 
-pub use alert::{Alert, AlertRule, MatchedValue};
+pub use alert::{
+    Alert, AlertRule, AlertStatus, AlertTransition, Classification, Detection, ENTITY_SOURCE_FIELDS, Entity, EntityKind, MAX_EVIDENCE,
+    MatchedValue, TransitionAction,
+};
 pub use error::{FieldError, QueryError};
 pub use event::{Event, new_event_id};
 pub use money::{Currency, Money};

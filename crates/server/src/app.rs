@@ -59,7 +59,12 @@ pub struct AppState {
     pub csp_limiter: Arc<RateLimiter>,
     /// The rules every ingested event passes through.
     pub detector: Arc<Detector>,
+    /// Repeats of a rule on the same entities within this time update one alert.
+    pub suppression: time::Duration,
 }
+
+/// The suppression window unless configured otherwise (`[detect] suppression`).
+pub const DEFAULT_SUPPRESSION: time::Duration = time::Duration::minutes(10);
 
 impl AppState {
     /// A state with fresh metrics, registered in `registry` together with whatever the caller
@@ -76,7 +81,14 @@ impl AppState {
             formats: Arc::new(formats),
             csp_limiter: Arc::new(RateLimiter::per_minute(limits.csp_requests_per_minute)),
             detector: Arc::new(builtin_detector()),
+            suppression: DEFAULT_SUPPRESSION,
         }
+    }
+
+    /// The same state with another suppression window.
+    pub fn with_suppression(mut self, suppression: time::Duration) -> AppState {
+        self.suppression = suppression;
+        self
     }
 
     /// The same state with another rule set.
@@ -98,7 +110,11 @@ fn builtin_detector() -> Detector {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("store", &self.store).field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("limits", &self.limits)
+            .field("suppression", &self.suppression)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,6 +129,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/logs/{format}", post(routes::logs::ingest))
         .route("/v1/csp-reports/{site}", post(routes::csp::report))
         .route("/v1/alerts", get(routes::alerts::list))
+        .route("/v1/alerts/{id}", get(routes::alerts::show))
+        .route("/v1/alerts/{id}/acknowledge", post(routes::alerts::acknowledge))
+        .route("/v1/alerts/{id}/close", post(routes::alerts::close))
+        .route("/v1/alerts/{id}/reopen", post(routes::alerts::reopen))
         .route("/v1/rules", get(routes::alerts::rules))
         .route("/v1/tokens", get(routes::tokens::list))
         .fallback(not_found)

@@ -1,14 +1,15 @@
-//! Every ingested batch passes through the rules: events are stored, then the alerts they raised.
+//! Every ingested batch passes through the rules: events are stored, then the alerts they raised
+//! or updated, each counted in the metrics and logged as one masked JSON line.
 
 use std::collections::BTreeMap;
 
-use rampart_detect::Detector;
-use rampart_model::{Alert, Event};
-use rampart_store::{AppendOutcome, Store, StoreError};
+use rampart_model::{Detection, Event};
+use rampart_store::{AlertChange, AppendOutcome, StoreError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::metrics::ServerMetrics;
+use crate::app::AppState;
+use crate::mask::{ALERT_LOG_TARGET, alert_log_line};
 
 /// New alerts of one rule in a batch, as ingest answers list them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,27 +43,94 @@ impl RuleCount {
 pub struct Stored {
     /// Events stored and duplicates skipped.
     pub outcome: AppendOutcome,
-    /// New alerts by rule (alerts of resent events are not new).
+    /// New alerts by rule (resent events raise none).
     pub alerts: Vec<RuleCount>,
+    /// Open alerts that took repeats in.
+    pub alerts_updated: usize,
+    /// What the rules detected in the batch, before the store folded it into alerts (offline
+    /// runs score these against ground truth).
+    pub detections: Vec<Detection>,
 }
 
-/// Runs the rules over `events`, stores the events, then the alerts. Alerts are written only
-/// once their events are durable, so an alert never points at a lost event; a batch that fails
-/// after its events were stored is retried by its sender, and resent events raise the same alert
-/// ids, which the store keeps once.
-pub fn store_and_detect(store: &dyn Store, detector: &Detector, metrics: &ServerMetrics, events: Vec<Event>) -> Result<Stored, StoreError> {
+/// Runs the rules over `events`, stores the events, then folds what the rules detected into
+/// alerts (new ones, or updates of open ones within the suppression window). Alerts are written
+/// only once their events are durable, so an alert never points at a lost event; a batch that
+/// fails after its events were stored is retried by its sender, and the store recognizes the
+/// resent events, so nothing is raised or counted twice.
+pub fn store_and_detect(state: &AppState, events: Vec<Event>) -> Result<Stored, StoreError> {
     if events.is_empty() {
         return Ok(Stored::default());
     }
     // Matching needs the events and the store takes them: detect first, it costs a fraction of the commit.
-    let alerts = detector.detect(&events, OffsetDateTime::now_utc());
-    let outcome = store.append(events)?;
-    let alerts = if alerts.is_empty() { Vec::new() } else { store_alerts(store, metrics, &alerts)? };
-    Ok(Stored { outcome, alerts })
+    let detections = state.detector.detect(&events, OffsetDateTime::now_utc());
+    let outcome = state.store.append(events)?;
+    if detections.is_empty() {
+        return Ok(Stored { outcome, ..Stored::default() });
+    }
+    let stored = store_detections(state, &detections)?;
+    Ok(Stored { outcome, detections, ..stored })
 }
 
-fn store_alerts(store: &dyn Store, metrics: &ServerMetrics, alerts: &[Alert]) -> Result<Vec<RuleCount>, StoreError> {
-    let new: Vec<&Alert> = store.append_alerts(alerts)?.into_iter().map(|index| &alerts[index]).collect();
-    new.iter().for_each(|alert| metrics.count_alert(&alert.rule.level));
-    Ok(RuleCount::tally(new.iter().map(|a| (a.rule.id.as_str(), a.rule.title.as_str(), a.rule.level.as_str()))))
+/// Folds detections into alerts (within the state's suppression window), counts each alert
+/// created or updated in the metrics and logs it as one masked JSON line. For detections made
+/// outside an ingested batch too, such as correlation windows closed by the clock
+/// ([`rampart_detect::Detector::expire`]). The answer's `outcome` is empty.
+pub fn store_detections(state: &AppState, detections: &[Detection]) -> Result<Stored, StoreError> {
+    if detections.is_empty() {
+        return Ok(Stored::default());
+    }
+    let changes = state.store.record_detections(detections, state.suppression)?;
+    Ok(Stored {
+        outcome: AppendOutcome::default(),
+        alerts_updated: changes.iter().filter(|c| !c.created).count(),
+        alerts: report(state, &changes),
+        detections: Vec::new(),
+    })
+}
+
+/// Counts and logs each change; returns the new alerts by rule.
+fn report(state: &AppState, changes: &[AlertChange]) -> Vec<RuleCount> {
+    for change in changes {
+        state.metrics.count_alert_change(change);
+        tracing::info!(target: ALERT_LOG_TARGET, "{}", alert_log_line(change));
+    }
+    let created = changes.iter().filter(|c| c.created).map(|c| &c.alert.rule);
+    RuleCount::tally(created.map(|rule| (rule.id.as_str(), rule.title.as_str(), rule.level.as_str())))
+}
+
+/// The store name of the correlation windows' snapshot.
+pub const CORRELATION_SNAPSHOT: &str = "correlation";
+
+/// Periodic work of a running server: closes the correlation windows due by `now` (conditions
+/// decided at close, `lt`/`lte`/`neq`), stores what they detected, refreshes the correlation gauges.
+pub fn correlation_upkeep(state: &AppState, now: OffsetDateTime) -> Result<Stored, StoreError> {
+    let detections = state.detector.expire(now);
+    state.metrics.set_correlation(&state.detector.correlation_stats().total);
+    store_detections(state, &detections)
+}
+
+/// Saves the correlation windows to the store, so a restart does not forget an attack in
+/// progress; returns the snapshot's size in bytes.
+pub fn save_correlation_state(state: &AppState) -> Result<usize, StoreError> {
+    let bytes = state.detector.snapshot_state();
+    state.store.save_snapshot(CORRELATION_SNAPSHOT, &bytes)?;
+    Ok(bytes.len())
+}
+
+/// Restores the correlation windows saved by [`save_correlation_state`]. A snapshot that cannot
+/// be read (damaged, or from another version) is logged and skipped: detection starts afresh
+/// rather than not at all. Returns the groups restored.
+pub fn restore_correlation_state(state: &AppState) -> Result<usize, StoreError> {
+    let Some((saved_at, bytes)) = state.store.load_snapshot(CORRELATION_SNAPSHOT)? else { return Ok(0) };
+    match state.detector.restore_state(&bytes) {
+        Ok(()) => {
+            let keys = state.detector.correlation_stats().total.keys;
+            tracing::info!(groups = keys, saved_at = %rampart_model::format_timestamp(saved_at), "correlation windows restored");
+            Ok(keys)
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "the saved correlation windows cannot be read; correlations start empty");
+            Ok(0)
+        }
+    }
 }

@@ -64,6 +64,10 @@ impl From<rampart_store::StoreError> for ApiError {
     fn from(error: rampart_store::StoreError) -> Self {
         match error {
             rampart_store::StoreError::BadCursor => ApiError::bad_request("invalid_cursor", error.to_string()),
+            rampart_store::StoreError::AlertNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "alert_not_found", error.to_string()),
+            rampart_store::StoreError::InvalidTransition { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "invalid_transition", error.to_string())
+            }
             rampart_store::StoreError::Closed => ApiError::unavailable(error),
             other => ApiError::internal(other),
         }

@@ -1,4 +1,5 @@
-//! Rampart's HTTP API: ingestion, search, tokens and roles, metrics and the OpenAPI document.
+//! Rampart's HTTP API: ingestion, search, alerts and their lifecycle, tokens and roles, metrics
+//! and the OpenAPI document.
 //!
 //! **Owns:** the routes under `/v1`, authentication (bearer tokens, stored hashed) and the role
 //! check of every endpoint ([`auth`]), the one error shape `{"error":{code,message,request_id}}`
@@ -24,14 +25,19 @@ mod app;
 pub mod auth;
 mod detection;
 mod error;
+mod mask;
 mod metrics;
 mod rate_limit;
 mod routes;
 mod syslog;
 
-pub use app::{AppState, Limits, app, serve, spawn_retention};
-pub use detection::{RuleCount, Stored, store_and_detect};
+pub use app::{AppState, DEFAULT_SUPPRESSION, Limits, app, serve, spawn_retention};
+pub use detection::{
+    CORRELATION_SNAPSHOT, RuleCount, Stored, correlation_upkeep, restore_correlation_state, save_correlation_state, store_and_detect,
+    store_detections,
+};
 pub use error::ApiError;
+pub use mask::{ALERT_LOG_TARGET, alert_log_line, mask_emails_in, mask_personal, masked_alert};
 pub use metrics::ServerMetrics;
 pub use rate_limit::RateLimiter;
 pub use syslog::{SyslogConfig, SyslogListeners, spawn_syslog};

@@ -226,9 +226,7 @@ async fn write_batches(mut receiver: mpsc::Receiver<Event>, state: AppState) {
             }
         }
         let (worker_state, count) = (state.clone(), batch.len());
-        let stored = tokio::task::spawn_blocking(move || {
-            store_and_detect(worker_state.store.as_ref(), &worker_state.detector, &worker_state.metrics, batch)
-        });
+        let stored = tokio::task::spawn_blocking(move || store_and_detect(&worker_state, batch));
         match stored.await {
             Ok(Ok(Stored { outcome, .. })) => {
                 state.metrics.count_events("syslog", "accepted", outcome.stored);

@@ -1,6 +1,8 @@
 //! The API driven through `app(state)` with `oneshot`: every endpoint with every role, the
-//! ingestion paths with good and bad bodies, search, errors and operations endpoints.
+//! ingestion paths with good and bad bodies, search, alerts, errors and operations endpoints.
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+
+mod alerts;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -162,7 +164,10 @@ async fn ndjson_json_and_gzip_bodies_are_accepted_after_commit() {
     let (status, body) = h.post_events(&token, NDJSON, "{\"event.id\":\"n1\"}\n{\"event.id\":\"n2\"}\n").await;
     assert_eq!(
         (status, body),
-        (StatusCode::ACCEPTED, json!({"accepted": 2, "rejected": 0, "duplicates": 0, "errors": [], "alerts": 0, "alerts_by_rule": []}))
+        (
+            StatusCode::ACCEPTED,
+            json!({"accepted": 2, "rejected": 0, "duplicates": 0, "errors": [], "alerts": 0, "alerts_by_rule": [], "alerts_updated": 0})
+        )
     );
     let (status, body) =
         h.post_events(&token, "application/json", "[{\"event.id\":\"j1\"},{\"event.id\":\"j2\"},{\"event.id\":\"j3\"}]").await;
@@ -188,7 +193,10 @@ async fn retries_count_as_duplicates_and_still_succeed() {
     let (status, answer) = h.post_events(&token, NDJSON, body).await;
     assert_eq!(
         (status, answer),
-        (StatusCode::ACCEPTED, json!({"accepted": 0, "rejected": 0, "duplicates": 2, "errors": [], "alerts": 0, "alerts_by_rule": []}))
+        (
+            StatusCode::ACCEPTED,
+            json!({"accepted": 0, "rejected": 0, "duplicates": 2, "errors": [], "alerts": 0, "alerts_by_rule": [], "alerts_updated": 0})
+        )
     );
     assert_eq!(h.store.count_events().unwrap(), 2);
 }
@@ -357,6 +365,10 @@ async fn openapi_documents_every_route() {
         ("/v1/logs/{format}", "post"),
         ("/v1/csp-reports/{site}", "post"),
         ("/v1/alerts", "get"),
+        ("/v1/alerts/{id}", "get"),
+        ("/v1/alerts/{id}/acknowledge", "post"),
+        ("/v1/alerts/{id}/close", "post"),
+        ("/v1/alerts/{id}/reopen", "post"),
         ("/v1/rules", "get"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
@@ -401,10 +413,35 @@ impl Store for BrokenStore {
             revoked_at: None,
         }))
     }
-    fn append_alerts(&self, _: &[rampart_model::Alert]) -> Result<Vec<usize>, StoreError> {
+    fn record_detections(&self, _: &[rampart_model::Detection], _: time::Duration) -> Result<Vec<rampart_store::AlertChange>, StoreError> {
         Err(StoreError::Commit("disk /secret/path exploded".into()))
     }
     fn list_alerts(&self, _: &rampart_store::AlertRequest) -> Result<rampart_store::AlertPage, StoreError> {
+        Err(StoreError::Commit("disk /secret/path exploded".into()))
+    }
+    fn get_alert(&self, _: &str) -> Result<Option<(rampart_model::Alert, Vec<rampart_model::AlertTransition>)>, StoreError> {
+        Err(StoreError::Commit("disk /secret/path exploded".into()))
+    }
+    fn transition_alert(
+        &self,
+        _: &str,
+        _: rampart_store::AlertAction,
+        _: &str,
+        _: Option<&str>,
+        _: OffsetDateTime,
+    ) -> Result<rampart_model::Alert, StoreError> {
+        Err(StoreError::Commit("disk /secret/path exploded".into()))
+    }
+    fn alert_transitions(&self, _: &rampart_store::TransitionRequest) -> Result<rampart_store::TransitionPage, StoreError> {
+        Err(StoreError::Commit("disk /secret/path exploded".into()))
+    }
+    fn evidence_events(&self, _: &str) -> Result<Option<Vec<rampart_model::Event>>, StoreError> {
+        Err(StoreError::Commit("disk /secret/path exploded".into()))
+    }
+    fn save_snapshot(&self, _: &str, _: &[u8]) -> Result<(), StoreError> {
+        Err(StoreError::Commit("disk /secret/path exploded".into()))
+    }
+    fn load_snapshot(&self, _: &str) -> Result<Option<(time::OffsetDateTime, Vec<u8>)>, StoreError> {
         Err(StoreError::Commit("disk /secret/path exploded".into()))
     }
 }
@@ -423,6 +460,12 @@ async fn server_errors_say_nothing_internal() {
     assert_eq!(body["error"]["code"], json!("internal"));
     assert!(!body.to_string().contains("secret"), "{body}");
     assert_eq!(body["error"]["request_id"].as_str().unwrap().len(), 32);
+    for (method, path) in [(Method::GET, "/v1/alerts"), (Method::GET, "/v1/alerts/a1"), (Method::POST, "/v1/alerts/a1/acknowledge")] {
+        let request = Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
+        let (status, body) = send(&state, request.body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert!(!body.to_string().contains("secret"), "{body}");
+    }
     let (status, body) = send(&state, Request::get("/readyz").body(Body::empty()).unwrap()).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::SERVICE_UNAVAILABLE, json!("unavailable")));
 }
@@ -695,17 +738,18 @@ async fn attacks_in_access_logs_raise_alerts_once() {
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     let sqli = items.iter().find(|a| a["rule"]["level"] == json!("high")).unwrap();
-    assert_eq!(sqli["source_ip"], json!("203.0.113.7"));
+    assert_eq!(sqli["entities"], json!([{"kind": "ip", "value": "203.0.113.7", "field": "source.ip"}]));
     assert_eq!(sqli["rule"]["title"], json!("SQL Injection Attempt In Request URL"));
     assert!(sqli["rule"]["tags"].as_array().unwrap().contains(&json!("attack.t1190")));
     assert_eq!(sqli["matched"][0]["field"], json!("url.original"));
-    let event = h.stored(&format!("event.id:{}", sqli["event_id"].as_str().unwrap()));
+    assert_eq!((sqli["status"].clone(), sqli["event_count"].clone()), (json!("open"), json!(1)));
+    let event = h.stored(&format!("event.id:{}", sqli["evidence"][0].as_str().unwrap()));
     assert_eq!(event.len(), 1, "the alert names a stored event");
     assert_eq!(event[0]["source"]["ip"], json!("203.0.113.7"));
 
     // A resent batch stores nothing twice and raises nothing twice.
     let (_, again) = h.post_logs(&ingest, "combined", &keyed, body).await;
-    assert_eq!((again["duplicates"].clone(), again["alerts"].clone()), (json!(3), json!(0)));
+    assert_eq!((again["duplicates"].clone(), again["alerts"].clone(), again["alerts_updated"].clone()), (json!(3), json!(0), json!(0)));
     assert_eq!(h.get(&analyst, "/v1/alerts").await.1["items"].as_array().unwrap().len(), 2);
 
     // Paging, the rule filter and bad parameters.
@@ -726,7 +770,13 @@ async fn attacks_in_access_logs_raise_alerts_once() {
     // The rule listing shows the built-in rules.
     let (status, rules) = h.get(&analyst, "/v1/rules").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(rules["items"].as_array().unwrap().len(), 6);
+    let builtin = rampart_detect::compile_rules(
+        &rampart_detect::builtin_rules(),
+        &rampart_detect::FieldMapping::builtin(),
+        &std::collections::HashSet::new(),
+    );
+    assert_eq!(rules["items"].as_array().unwrap().len(), builtin.rules.len());
+    assert!(rules["items"].as_array().unwrap().iter().any(|r| r["id"] == json!("7d11335f-605a-4248-8e38-2868acdc7f8f")));
     assert_eq!(rules["errors"], json!([]));
 }
 
@@ -756,8 +806,10 @@ async fn shop_events_meet_rules_of_their_logsource() {
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(answer["alerts"], json!(1), "{answer}");
     let (_, page) = h.get(&token, "/v1/alerts").await;
-    assert_eq!(page["items"][0]["user_name"], json!("SVC-backup"));
-    assert_eq!(page["items"][0]["source_ip"], json!("198.51.100.4"));
+    assert_eq!(
+        page["items"][0]["entities"],
+        json!([{"kind": "ip", "value": "198.51.100.4", "field": "source.ip"}, {"kind": "account", "value": "SVC-backup", "field": "user.name"}])
+    );
     assert_eq!(page["items"][0]["rule"]["id"], json!("svc-login"));
 }
 
@@ -779,5 +831,5 @@ async fn csp_reports_meet_csp_rules() {
     let (_, page) = h.get(&token, "/v1/alerts").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
     assert_eq!(page["items"][0]["rule"]["level"], json!("critical"));
-    assert_eq!(page["items"][0]["source_ip"], json!("198.51.100.7"));
+    assert_eq!(page["items"][0]["entities"][0], json!({"kind": "ip", "value": "198.51.100.7", "field": "source.ip"}));
 }

@@ -44,6 +44,29 @@ pub enum StoreError {
     /// A batch could not be committed; nothing of it was stored.
     #[error("the batch could not be committed: {0}")]
     Commit(String),
+    /// A stored alert could not be read back.
+    #[error("stored alert {id} is corrupt: {reason}")]
+    CorruptAlert {
+        /// The alert id (or row number, for a row without one).
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No alert has this id.
+    #[error("there is no alert `{0}`")]
+    AlertNotFound(String),
+    /// The alert's status does not allow the change.
+    #[error("cannot {action} alert `{id}`: it is {status}; {rule}")]
+    InvalidTransition {
+        /// The alert id.
+        id: String,
+        /// The verb asked for (`acknowledge`, `close`, `reopen`).
+        action: &'static str,
+        /// The alert's status.
+        status: &'static str,
+        /// What the change needs.
+        rule: &'static str,
+    },
     /// The writer thread has stopped (the store is closing).
     #[error("the store is shutting down")]
     Closed,

@@ -2,8 +2,11 @@
 //!
 //! **Owns:** durable events (an append is acknowledged only once committed), their search
 //! ([`SearchRequest`] → [`SearchPage`], newest first, with a cursor), retention, retry
-//! de-duplication by `event.id`, and API tokens (stored as hashes only). The PostgreSQL back end
-//! will implement the same trait.
+//! de-duplication by `event.id`, API tokens (stored as hashes only), and alerts with their
+//! lifecycle: detections folded into alerts within a suppression window
+//! ([`Store::record_detections`]), status changes ([`Store::transition_alert`]) and the
+//! append-only transitions SOC metrics are computed from. The PostgreSQL back end will
+//! implement the same trait.
 //!
 //! **Must not touch:** parsing, masking or HTTP. Events arrive already validated and masked.
 //!
@@ -41,4 +44,7 @@ pub use error::StoreError;
 pub use metrics::StoreMetrics;
 pub use sqlite::SqliteStore;
 pub use sqlite::{SqliteOptions, Synchronous};
-pub use store::{AlertPage, AlertRequest, AppendOutcome, MAX_SEARCH_LIMIT, NewToken, SearchPage, SearchRequest, Store, TokenInfo};
+pub use store::{
+    AlertAction, AlertChange, AlertPage, AlertRequest, AppendOutcome, MAX_SEARCH_LIMIT, NewToken, SearchPage, SearchRequest, Store,
+    TokenInfo, TransitionPage, TransitionRequest,
+};

@@ -1,6 +1,6 @@
 //! The backend-neutral store interface and its request and answer types.
 
-use rampart_model::{Alert, Event, Query, Role};
+use rampart_model::{Alert, AlertStatus, AlertTransition, Classification, Detection, EntityKind, Event, Query, Role, TransitionAction};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
@@ -39,19 +39,104 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The token with this SHA-256 hash, if any (whatever its state).
     fn find_token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, StoreError>;
 
-    /// Stores alerts in one transaction; one whose id is already stored is skipped. Returns the
-    /// positions (in `alerts`) of those that were new.
-    fn append_alerts(&self, alerts: &[Alert]) -> Result<Vec<usize>, StoreError>;
+    /// Folds detections into alerts, in one transaction. A detection whose suppression key has
+    /// an alert that is not closed, and whose events lie within `suppression` of that alert's,
+    /// updates it (`updated`); one whose evidence events are all already behind an alert of
+    /// its key is a resend and changes nothing; any other makes a new open alert (`created`),
+    /// whose id derives from the key and its first event, so a retried batch creates nothing
+    /// twice. Returns one change per alert created or updated, in order of first change; each
+    /// also gets one transition, however many detections it took in.
+    fn record_detections(&self, detections: &[Detection], suppression: time::Duration) -> Result<Vec<AlertChange>, StoreError>;
 
-    /// Alerts, newest first.
+    /// Alerts, newest first (the most recently raised first).
     fn list_alerts(&self, request: &AlertRequest) -> Result<AlertPage, StoreError>;
+
+    /// An alert and its transitions, oldest first.
+    fn get_alert(&self, id: &str) -> Result<Option<(Alert, Vec<AlertTransition>)>, StoreError>;
+
+    /// An analyst's change of an alert's status, recorded as a transition by `actor` at `at`.
+    /// Fails with [`StoreError::AlertNotFound`] or [`StoreError::InvalidTransition`].
+    fn transition_alert(
+        &self,
+        id: &str,
+        action: AlertAction,
+        actor: &str,
+        note: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<Alert, StoreError>;
+
+    /// Transitions of every alert in the order they were written (for SOC metrics).
+    fn alert_transitions(&self, request: &TransitionRequest) -> Result<TransitionPage, StoreError>;
+
+    /// The stored events behind an alert (those its `evidence` lists), oldest first. Events
+    /// that retention has deleted are missing. `None` if there is no such alert.
+    fn evidence_events(&self, alert_id: &str) -> Result<Option<Vec<Event>>, StoreError>;
+
+    /// Saves a snapshot of in-memory state (the correlation windows) under `name`, replacing
+    /// the previous one, so a restart resumes where it stopped.
+    fn save_snapshot(&self, name: &str, body: &[u8]) -> Result<(), StoreError>;
+
+    /// The snapshot saved under `name`, with when it was saved; `None` if there is none.
+    fn load_snapshot(&self, name: &str) -> Result<Option<(OffsetDateTime, Vec<u8>)>, StoreError>;
 }
 
-/// A page of alerts to read.
+/// What an analyst does to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertAction {
+    /// Takes an open alert.
+    Acknowledge,
+    /// Closes an open or acknowledged alert with a classification.
+    Close(Classification),
+    /// Opens a closed alert again.
+    Reopen,
+}
+
+impl AlertAction {
+    /// The transition it writes.
+    pub fn transition(self) -> TransitionAction {
+        match self {
+            AlertAction::Acknowledge => TransitionAction::Acknowledged,
+            AlertAction::Close(_) => TransitionAction::Closed,
+            AlertAction::Reopen => TransitionAction::Reopened,
+        }
+    }
+
+    /// The verb, as the API's paths name it.
+    pub fn verb(self) -> &'static str {
+        match self {
+            AlertAction::Acknowledge => "acknowledge",
+            AlertAction::Close(_) => "close",
+            AlertAction::Reopen => "reopen",
+        }
+    }
+}
+
+/// One alert that [`Store::record_detections`] created or updated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertChange {
+    /// The alert as it is now.
+    pub alert: Alert,
+    /// Whether it is new.
+    pub created: bool,
+    /// Events it took in with this call.
+    pub events_added: u64,
+}
+
+/// A page of alerts to read; every filter given must hold.
 #[derive(Debug, Clone, Default)]
 pub struct AlertRequest {
     /// Only alerts of this rule id.
     pub rule_id: Option<String>,
+    /// Only alerts of this level.
+    pub level: Option<String>,
+    /// Only alerts naming this entity value (of this kind, if given).
+    pub entity: Option<(Option<EntityKind>, String)>,
+    /// Only alerts in this status.
+    pub status: Option<AlertStatus>,
+    /// Only alerts whose last event is at or after this time.
+    pub from: Option<OffsetDateTime>,
+    /// Only alerts whose last event is at or before this time.
+    pub to: Option<OffsetDateTime>,
     /// Page size, 1..=[`MAX_SEARCH_LIMIT`].
     pub limit: usize,
     /// The `next_cursor` of the previous page.
@@ -63,6 +148,28 @@ pub struct AlertRequest {
 pub struct AlertPage {
     /// Alerts, newest first.
     pub items: Vec<Alert>,
+    /// Pass back to continue; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of transitions to read, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct TransitionRequest {
+    /// Only transitions at or after this time.
+    pub from: Option<OffsetDateTime>,
+    /// Only transitions at or before this time.
+    pub to: Option<OffsetDateTime>,
+    /// Page size, 1..=[`MAX_SEARCH_LIMIT`].
+    pub limit: usize,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of transitions.
+#[derive(Debug, Clone, Default)]
+pub struct TransitionPage {
+    /// Transitions in the order they were written.
+    pub items: Vec<AlertTransition>,
     /// Pass back to continue; `None` at the end.
     pub next_cursor: Option<String>,
 }

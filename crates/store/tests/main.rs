@@ -1,10 +1,14 @@
-//! Integration tests of the SQLite store: appends, de-duplication, search, retention, tokens.
+//! Integration tests of the SQLite store: appends, de-duplication, search, retention, tokens, alerts.
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rampart_model::{Event, Query, Role};
-use rampart_store::{NewToken, SearchRequest, SqliteOptions, SqliteStore, Store, StoreError};
+use rampart_model::{
+    Alert, AlertRule, AlertStatus, Classification, Detection, Entity, EntityKind, Event, MAX_EVIDENCE, MatchedValue, Query, Role,
+    TransitionAction,
+};
+use rampart_store::{AlertAction, AlertRequest, NewToken, SearchRequest, SqliteOptions, SqliteStore, Store, StoreError, TransitionRequest};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -193,36 +197,284 @@ fn the_store_is_writable_and_closes_cleanly() {
     assert!(matches!(store.append(vec![event("late", "2026-11-22T10:00:00Z", "192.0.2.1", "a")]), Err(StoreError::Closed)));
 }
 
-fn alert(id: &str, rule: &str) -> rampart_model::Alert {
-    rampart_model::Alert {
-        id: id.to_owned(),
-        created_at: time::macros::datetime!(2026-11-22 10:00 UTC),
-        rule: rampart_model::AlertRule { id: rule.to_owned(), title: "T".to_owned(), level: "high".to_owned(), tags: vec![] },
-        event_id: format!("e-{id}"),
-        event_time: time::macros::datetime!(2026-11-22 09:59 UTC),
-        source_ip: Some("192.0.2.1".to_owned()),
-        user_name: None,
-        matched: vec![rampart_model::MatchedValue { field: "url.original".to_owned(), value: "/x".to_owned() }],
+fn entity(kind: EntityKind, value: &str, field: &str) -> Entity {
+    Entity { kind, value: value.to_owned(), field: field.to_owned() }
+}
+
+/// A single-event detection of `rule` on `ip` (and `user`, if given) at `at`.
+fn detection(rule: &str, event_id: &str, at: OffsetDateTime, ip: &str, user: Option<&str>) -> Detection {
+    let mut entities = vec![entity(EntityKind::Ip, ip, "source.ip")];
+    entities.extend(user.map(|u| entity(EntityKind::Account, u, "user.name")));
+    Detection {
+        rule: AlertRule {
+            id: rule.to_owned(),
+            version: "v1".into(),
+            title: format!("Rule {rule}"),
+            level: if rule.ends_with("-low") { "low".into() } else { "high".into() },
+            tags: vec!["attack.t1110".into()],
+        },
+        entities,
+        group_by: BTreeMap::new(),
+        first_event_time: at,
+        last_event_time: at,
+        event_count: 1,
+        evidence: vec![event_id.to_owned()],
+        matched: vec![MatchedValue { field: "url.original".into(), value: "/login".into() }],
+        detected_at: at + Duration::from_secs(1),
     }
 }
 
+const WINDOW: time::Duration = time::Duration::minutes(10);
+const T0: OffsetDateTime = datetime!(2026-11-22 10:00 UTC);
+
+fn minutes(n: i64) -> time::Duration {
+    time::Duration::minutes(n)
+}
+
+fn list(store: &SqliteStore, request: AlertRequest) -> Vec<Alert> {
+    store.list_alerts(&AlertRequest { limit: if request.limit == 0 { 100 } else { request.limit }, ..request }).unwrap().items
+}
+
 #[test]
-fn alerts_are_stored_once_and_paged_newest_first() {
+fn repeats_within_the_window_update_one_alert() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let alerts: Vec<_> = (0..5).map(|i| alert(&format!("a{i}"), if i % 2 == 0 { "r-even" } else { "r-odd" })).collect();
-    assert_eq!(store.append_alerts(&alerts).unwrap(), vec![0, 1, 2, 3, 4]);
-    let again = [alerts[1].clone(), alert("a9", "r-odd")];
-    assert_eq!(store.append_alerts(&again).unwrap(), vec![1], "the same alert twice is stored once");
-    let page = store.list_alerts(&rampart_store::AlertRequest { limit: 2, ..Default::default() }).unwrap();
-    assert_eq!(page.items.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a9", "a4"]);
-    assert_eq!(page.items[1], alerts[4]);
-    let next =
-        store.list_alerts(&rampart_store::AlertRequest { limit: 10, cursor: page.next_cursor.clone(), ..Default::default() }).unwrap();
-    assert_eq!(next.items.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a3", "a2", "a1", "a0"]);
-    assert_eq!(next.next_cursor, None);
-    let odd = store.list_alerts(&rampart_store::AlertRequest { limit: 10, rule_id: Some("r-odd".into()), ..Default::default() }).unwrap();
-    assert_eq!(odd.items.len(), 3);
-    let bad = store.list_alerts(&rampart_store::AlertRequest { limit: 10, cursor: Some("x".into()), ..Default::default() });
-    assert!(matches!(bad, Err(rampart_store::StoreError::BadCursor)));
+    let first = store.record_detections(&[detection("brute", "e1", T0, "192.0.2.1", Some("ann"))], WINDOW).unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(first[0].created);
+    assert_eq!(first[0].events_added, 1);
+    let id = first[0].alert.id.clone();
+    assert_eq!(first[0].alert.status, AlertStatus::Open);
+    assert_eq!(first[0].alert.detected_at, T0 + Duration::from_secs(1));
+
+    // Two more in one call (the entities in another order): one update, one transition.
+    let more = [detection("brute", "e2", T0 + minutes(9), "192.0.2.1", Some("ann")), {
+        let mut d = detection("brute", "e3", T0 + minutes(15), "192.0.2.1", Some("ann"));
+        d.entities.reverse();
+        d
+    }];
+    let changes = store.record_detections(&more, WINDOW).unwrap();
+    assert_eq!(changes.len(), 1);
+    let change = &changes[0];
+    assert_eq!((change.created, change.events_added, change.alert.id.as_str()), (false, 2, id.as_str()));
+    assert_eq!(change.alert.event_count, 3);
+    assert_eq!(change.alert.evidence, ["e1", "e2", "e3"]);
+    assert_eq!((change.alert.first_event_time, change.alert.last_event_time), (T0, T0 + minutes(15)));
+    assert_eq!(change.alert.updated_at, T0 + minutes(15) + time::Duration::SECOND);
+    assert_eq!(change.alert.detected_at, T0 + time::Duration::SECOND, "detection time stays the first one");
+
+    // The stored alert is the one answered, with its transitions.
+    let (stored, transitions) = store.get_alert(&id).unwrap().unwrap();
+    assert_eq!(stored, change.alert);
+    let actions: Vec<(TransitionAction, Option<u64>, &str)> =
+        transitions.iter().map(|t| (t.action, t.events_added, t.actor.as_str())).collect();
+    assert_eq!(actions, [(TransitionAction::Created, Some(1), "rampart"), (TransitionAction::Updated, Some(2), "rampart")]);
+
+    // Past the window (last event + 10 minutes), or another entity: new alerts.
+    let later = store.record_detections(&[detection("brute", "e4", T0 + minutes(26), "192.0.2.1", Some("ann"))], WINDOW).unwrap();
+    assert!(later[0].created);
+    assert_ne!(later[0].alert.id, id);
+    let other = store.record_detections(&[detection("brute", "e5", T0 + minutes(1), "192.0.2.1", Some("bob"))], WINDOW).unwrap();
+    assert!(other[0].created);
+    // An old event, far before the alert, does not stretch it back.
+    let early = store.record_detections(&[detection("brute", "e0", T0 - minutes(60), "192.0.2.1", Some("ann"))], WINDOW).unwrap();
+    assert!(early[0].created);
+    assert_eq!(list(&store, AlertRequest::default()).len(), 4);
+}
+
+#[test]
+fn evidence_is_capped_but_counting_and_resend_detection_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let detections: Vec<Detection> =
+        (0..150).map(|i| detection("scan", &format!("s{i}"), T0 + Duration::from_secs(i), "192.0.2.9", None)).collect();
+    let changes = store.record_detections(&detections, WINDOW).unwrap();
+    assert_eq!(changes.len(), 1);
+    let alert = &changes[0].alert;
+    assert_eq!((alert.event_count, alert.evidence.len(), changes[0].events_added), (150, MAX_EVIDENCE, 150));
+    // Event 120 is past the kept evidence; sent again, it is still recognized.
+    assert_eq!(store.record_detections(&detections[120..121], WINDOW).unwrap(), vec![]);
+    assert_eq!(store.get_alert(&alert.id).unwrap().unwrap().0.event_count, 150);
+}
+
+#[test]
+fn resent_events_and_retried_batches_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let batch = [detection("sqli", "e1", T0, "192.0.2.1", None), detection("sqli", "e2", T0 + minutes(1), "192.0.2.1", None)];
+    let changes = store.record_detections(&batch, WINDOW).unwrap();
+    assert_eq!((changes.len(), changes[0].events_added), (1, 2));
+    assert_eq!(store.record_detections(&batch, WINDOW).unwrap(), vec![], "a retried batch");
+    assert_eq!(store.record_detections(&batch[1..], WINDOW).unwrap(), vec![], "one resent event");
+    let (alert, transitions) = store.get_alert(&changes[0].alert.id).unwrap().unwrap();
+    assert_eq!((alert.event_count, transitions.len()), (2, 1));
+    // Even once the alert is closed, a resend raises nothing new.
+    store.transition_alert(&alert.id, AlertAction::Close(Classification::TruePositive), "ann", None, T0 + minutes(5)).unwrap();
+    assert_eq!(store.record_detections(&batch, WINDOW).unwrap(), vec![]);
+    assert_eq!(list(&store, AlertRequest::default()).len(), 1);
+    // A detection with a known and a new event counts the new one only.
+    let mut both = detection("sqli", "e3", T0 + minutes(6), "192.0.2.1", None);
+    both.evidence = vec!["e3".into(), "e3".into()];
+    let mut reopened = store.record_detections(&[both], WINDOW).unwrap();
+    assert!(reopened[0].created, "a closed alert is not reopened by detection");
+    let mut mixed = detection("sqli", "e4", T0 + minutes(7), "192.0.2.1", None);
+    mixed.evidence = vec!["e3".into(), "e4".into()];
+    mixed.event_count = 2;
+    let changes = store.record_detections(&[mixed], WINDOW).unwrap();
+    assert_eq!((changes[0].created, changes[0].events_added, changes[0].alert.event_count), (false, 1, 2));
+    assert_eq!(changes[0].alert.id, reopened.remove(0).alert.id);
+    assert_eq!(changes[0].alert.evidence, ["e3", "e4"]);
+}
+
+#[test]
+fn closed_alerts_are_not_reopened_by_new_detections() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let first = store.record_detections(&[detection("brute", "e1", T0, "192.0.2.1", None)], WINDOW).unwrap().remove(0).alert;
+    let acked = store.transition_alert(&first.id, AlertAction::Acknowledge, "ann", Some("looking"), T0 + minutes(1)).unwrap();
+    assert_eq!(acked.status, AlertStatus::Acknowledged);
+    // An acknowledged alert still takes repeats in.
+    let update = store.record_detections(&[detection("brute", "e2", T0 + minutes(2), "192.0.2.1", None)], WINDOW).unwrap().remove(0);
+    assert_eq!((update.created, update.alert.status), (false, AlertStatus::Acknowledged));
+    store.transition_alert(&first.id, AlertAction::Close(Classification::FalsePositive), "ann", None, T0 + minutes(3)).unwrap();
+    let next = store.record_detections(&[detection("brute", "e3", T0 + minutes(4), "192.0.2.1", None)], WINDOW).unwrap().remove(0);
+    assert!(next.created);
+    assert_ne!(next.alert.id, first.id);
+    let (closed, transitions) = store.get_alert(&first.id).unwrap().unwrap();
+    assert_eq!((closed.status, closed.classification, closed.event_count), (AlertStatus::Closed, Some(Classification::FalsePositive), 2));
+    let actions: Vec<TransitionAction> = transitions.iter().map(|t| t.action).collect();
+    assert_eq!(actions, [TransitionAction::Created, TransitionAction::Acknowledged, TransitionAction::Updated, TransitionAction::Closed]);
+    assert_eq!(transitions[1].note.as_deref(), Some("looking"));
+    assert_eq!((transitions[3].actor.as_str(), transitions[3].classification), ("ann", Some(Classification::FalsePositive)));
+}
+
+#[test]
+fn transitions_follow_the_lifecycle_and_refuse_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let id = store.record_detections(&[detection("r", "e1", T0, "192.0.2.1", None)], WINDOW).unwrap().remove(0).alert.id;
+    let at = T0 + minutes(30);
+    let invalid = |result: Result<Alert, StoreError>| match result {
+        Err(StoreError::InvalidTransition { action, status, .. }) => (action, status),
+        other => panic!("expected an invalid transition, got {other:?}"),
+    };
+    assert_eq!(invalid(store.transition_alert(&id, AlertAction::Reopen, "a", None, at)), ("reopen", "open"));
+    store.transition_alert(&id, AlertAction::Acknowledge, "a", None, at).unwrap();
+    assert_eq!(invalid(store.transition_alert(&id, AlertAction::Acknowledge, "a", None, at)), ("acknowledge", "acknowledged"));
+    let closed = store.transition_alert(&id, AlertAction::Close(Classification::BenignPositive), "b", Some("pentest"), at).unwrap();
+    assert_eq!((closed.status, closed.classification, closed.updated_at), (AlertStatus::Closed, Some(Classification::BenignPositive), at));
+    assert_eq!(invalid(store.transition_alert(&id, AlertAction::Close(Classification::TruePositive), "a", None, at)), ("close", "closed"));
+    assert_eq!(invalid(store.transition_alert(&id, AlertAction::Acknowledge, "a", None, at)), ("acknowledge", "closed"));
+    let message = store.transition_alert(&id, AlertAction::Acknowledge, "a", None, at).unwrap_err().to_string();
+    assert!(message.contains("only open alerts can be acknowledged"), "{message}");
+    let reopened = store.transition_alert(&id, AlertAction::Reopen, "c", None, at).unwrap();
+    assert_eq!((reopened.status, reopened.classification), (AlertStatus::Open, None));
+    // Closing straight from open works too.
+    store.transition_alert(&id, AlertAction::Close(Classification::TruePositive), "c", None, at).unwrap();
+    assert!(
+        matches!(store.transition_alert("nope", AlertAction::Reopen, "a", None, at), Err(StoreError::AlertNotFound(id)) if id == "nope")
+    );
+    assert_eq!(store.get_alert("nope").unwrap(), None);
+
+    let (_, transitions) = store.get_alert(&id).unwrap().unwrap();
+    let actions: Vec<(TransitionAction, AlertStatus, &str)> = transitions.iter().map(|t| (t.action, t.status, t.actor.as_str())).collect();
+    assert_eq!(
+        actions,
+        [
+            (TransitionAction::Created, AlertStatus::Open, "rampart"),
+            (TransitionAction::Acknowledged, AlertStatus::Acknowledged, "a"),
+            (TransitionAction::Closed, AlertStatus::Closed, "b"),
+            (TransitionAction::Reopened, AlertStatus::Open, "c"),
+            (TransitionAction::Closed, AlertStatus::Closed, "c"),
+        ]
+    );
+    // Every transition, for metrics: paged in the order written, filtered by time.
+    let page = store.alert_transitions(&TransitionRequest { limit: 2, ..Default::default() }).unwrap();
+    assert_eq!(page.items.iter().map(|t| t.action).collect::<Vec<_>>(), [TransitionAction::Created, TransitionAction::Acknowledged]);
+    let rest = store.alert_transitions(&TransitionRequest { limit: 10, cursor: page.next_cursor, ..Default::default() }).unwrap();
+    assert_eq!((rest.items.len(), rest.next_cursor), (3, None));
+    let late = store.alert_transitions(&TransitionRequest { from: Some(at), limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(late.items.len(), 4);
+    let bad = store.alert_transitions(&TransitionRequest { limit: 10, cursor: Some("x".into()), ..Default::default() });
+    assert!(matches!(bad, Err(StoreError::BadCursor)));
+}
+
+#[test]
+fn alerts_are_filtered_and_paged_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let detections: Vec<Detection> = (0..6)
+        .map(|i| {
+            let rule = if i % 2 == 0 { "even-low" } else { "odd" };
+            let user = format!("user{i}");
+            detection(rule, &format!("e{i}"), T0 + minutes(i * 60), &format!("192.0.2.{i}"), Some(&user))
+        })
+        .collect();
+    let ids: Vec<String> = store.record_detections(&detections, WINDOW).unwrap().into_iter().map(|c| c.alert.id).collect();
+    assert_eq!(ids.len(), 6);
+    let listed = |request: AlertRequest| list(&store, request).iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+    let want = |indexes: &[usize]| indexes.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>();
+    assert_eq!(listed(AlertRequest::default()), want(&[5, 4, 3, 2, 1, 0]));
+    assert_eq!(listed(AlertRequest { rule_id: Some("odd".into()), ..Default::default() }), want(&[5, 3, 1]));
+    assert_eq!(listed(AlertRequest { level: Some("low".into()), ..Default::default() }), want(&[4, 2, 0]));
+    assert_eq!(listed(AlertRequest { entity: Some((None, "user3".into())), ..Default::default() }), want(&[3]));
+    assert_eq!(listed(AlertRequest { entity: Some((Some(EntityKind::Ip), "192.0.2.4".into())), ..Default::default() }), want(&[4]));
+    assert_eq!(listed(AlertRequest { entity: Some((Some(EntityKind::Email), "192.0.2.4".into())), ..Default::default() }), want(&[]));
+    let range = AlertRequest { from: Some(T0 + minutes(60)), to: Some(T0 + minutes(180)), ..Default::default() };
+    assert_eq!(listed(range), want(&[3, 2, 1]));
+    store.transition_alert(&ids[2], AlertAction::Acknowledge, "a", None, T0).unwrap();
+    assert_eq!(listed(AlertRequest { status: Some(AlertStatus::Acknowledged), ..Default::default() }), want(&[2]));
+    assert_eq!(
+        listed(AlertRequest { status: Some(AlertStatus::Open), rule_id: Some("even-low".into()), ..Default::default() }),
+        want(&[4, 0])
+    );
+
+    let mut request = AlertRequest { limit: 4, ..Default::default() };
+    let page = store.list_alerts(&request).unwrap();
+    assert_eq!(page.items.iter().map(|a| a.id.clone()).collect::<Vec<_>>(), want(&[5, 4, 3, 2]));
+    request.cursor = page.next_cursor;
+    let page = store.list_alerts(&request).unwrap();
+    assert_eq!((page.items.iter().map(|a| a.id.clone()).collect::<Vec<_>>(), page.next_cursor), (want(&[1, 0]), None));
+    request.cursor = Some("x".into());
+    assert!(matches!(store.list_alerts(&request), Err(StoreError::BadCursor)));
+}
+
+#[test]
+fn evidence_events_are_found_by_id_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let at = |s: i64| T0 + Duration::from_secs(s as u64);
+    store
+        .append(vec![
+            event("ev1", "2026-11-22T10:00:00Z", "192.0.2.1", "a"),
+            event("ev2", "2026-11-22T10:03:00Z", "192.0.2.1", "a"),
+            event("other", "2026-11-22T10:01:00Z", "192.0.2.1", "a"),
+        ])
+        .unwrap();
+    let mut correlated = detection("r", "ev2", at(0), "192.0.2.1", None);
+    correlated.evidence = vec!["ev2".into(), "ev1".into(), "gone".into()];
+    correlated.last_event_time = at(180);
+    correlated.event_count = 3;
+    let alert = store.record_detections(&[correlated], WINDOW).unwrap().remove(0).alert;
+    let events = store.evidence_events(&alert.id).unwrap().unwrap();
+    assert_eq!(events.iter().map(|e| e.id()).collect::<Vec<_>>(), ["ev1", "ev2"], "oldest first; deleted ones are left out");
+    assert_eq!(store.evidence_events("nope").unwrap(), None);
+}
+
+#[test]
+fn snapshots_are_replaced_whole_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(&dir);
+        assert_eq!(store.load_snapshot("correlation").unwrap(), None);
+        store.save_snapshot("correlation", b"first").unwrap();
+        store.save_snapshot("correlation", &[0, 1, 2, 255]).unwrap();
+        store.save_snapshot("other", b"x").unwrap();
+        store.close();
+    }
+    let store = open(&dir);
+    let (saved_at, body) = store.load_snapshot("correlation").unwrap().unwrap();
+    assert_eq!(body, vec![0, 1, 2, 255]);
+    assert!(saved_at > OffsetDateTime::now_utc() - time::Duration::minutes(5));
+    assert_eq!(store.load_snapshot("other").unwrap().map(|(_, b)| b), Some(b"x".to_vec()));
 }

@@ -1,5 +1,6 @@
 //! One module per verb: each parses its arguments, then builds what it needs and runs.
 
+pub mod alerts;
 pub mod bench;
 pub mod demo;
 pub mod events;

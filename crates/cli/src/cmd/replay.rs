@@ -9,10 +9,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rampart_ingest::{LineFormat, LogFormats, RecordError};
+use rampart_model::Detection;
 
 use super::Global;
 use rampart_server::RuleCount;
 
+use crate::generate::truth::{Truth, TruthReport};
 use crate::sink::{Delivered, Sink};
 
 /// Lines delivered per batch. Fixed, so a rerun forms the same batches and the store
@@ -54,10 +56,20 @@ struct Summary {
     samples: Vec<Sample>,
     seconds: f64,
     lines_per_second: f64,
+    /// New alerts (with `--no-store`: detections, as nothing folds repeats into alerts).
     alerts: usize,
+    /// Open alerts that took repeats in.
+    alerts_updated: usize,
     alerts_by_rule: Vec<RuleCount>,
     /// Detection only: nothing was stored.
     no_store: bool,
+    /// Precision and recall per attack family, when the events carry `rampart.truth` labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truth: Option<TruthReport>,
+    #[serde(skip)]
+    labels: Truth,
+    #[serde(skip)]
+    detections: Vec<Detection>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -84,10 +96,15 @@ pub fn run(global: &Global, args: Args) -> Result<()> {
         replay_file(path, &args.format, &config.formats, &sink, &progress, &mut summary)?;
         summary.files += 1;
     }
+    let end = sink.finish()?;
+    add(&mut summary, Path::new("-"), 0, end);
     progress.finish_and_clear();
     sink.close()?;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.lines_per_second = summary.lines as f64 / summary.seconds.max(1e-9);
+    if summary.labels.has_labels() {
+        summary.truth = Some(summary.labels.score(&summary.detections));
+    }
     print_summary(&summary, args.json)
 }
 
@@ -175,6 +192,12 @@ fn add(summary: &mut Summary, path: &Path, first_line: usize, delivered: Deliver
     summary.stored += delivered.accepted;
     summary.duplicates += delivered.duplicates;
     summary.rejected += delivered.rejected.max(delivered.errors.len());
+    summary.alerts_updated += delivered.alerts_updated;
+    summary.labels.count_unlabelled(delivered.accepted.saturating_sub(delivered.labelled.len()) as u64);
+    for (id, family, source) in &delivered.labelled {
+        summary.labels.record(id, Some(family), source.clone());
+    }
+    summary.detections.extend(delivered.detections);
     for found in delivered.alerts_by_rule {
         summary.alerts += found.count;
         match summary.alerts_by_rule.iter_mut().find(|r| r.rule == found.rule) {
@@ -216,12 +239,20 @@ fn print_summary(summary: &Summary, json: bool) -> Result<()> {
     }
     let mut by_rule: Vec<&RuleCount> = summary.alerts_by_rule.iter().collect();
     by_rule.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.title.cmp(&b.title)));
-    println!("{} alert(s) from {} rule(s)", summary.alerts, by_rule.len());
+    if summary.no_store {
+        println!("{} detection(s) from {} rule(s) (nothing stored, so repeats are not folded into alerts)", summary.alerts, by_rule.len());
+    } else {
+        println!("{} new alert(s) from {} rule(s), {} alert update(s)", summary.alerts, by_rule.len(), summary.alerts_updated);
+    }
     for rule in by_rule {
         println!("  {:>8}  {:<13} {} ({})", rule.count, rule.level, rule.title, rule.rule);
     }
     for sample in &summary.samples {
         println!("  {}:{}: {} ({})", sample.file, sample.line, sample.reason, sample.code);
+    }
+    if let Some(truth) = &summary.truth {
+        println!("ground truth (rampart.truth labels), per attack family; definitions in docs/rules.md:");
+        print!("{truth}");
     }
     Ok(())
 }

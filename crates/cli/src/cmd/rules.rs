@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use rampart_detect::{
-    CompiledRules, DEFAULT_MAPPING, FieldMapping, RuleError, RuleFile, RuleMatch, Scratch, compile_rules, read_disabled, read_rule_path,
-    write_disabled,
+    CompiledRules, DEFAULT_MAPPING, Detector, FieldMapping, RuleError, RuleFile, RuleMatch, Scratch, compile_rules, read_disabled,
+    read_rule_path, write_disabled,
 };
 use rampart_ingest::{BodyLine, CardProtector, Ingestor, body_lines};
+use rampart_model::Detection;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -113,6 +114,9 @@ fn validate(config: &Config, paths: &[PathBuf], mapping: Option<&Path>) -> Resul
     for error in &compiled.errors {
         println!("error: {error}");
     }
+    for warning in &compiled.warnings {
+        println!("warning: {warning}");
+    }
     let unrouted = compiled.rules.iter().filter(|r| !r.routed).count();
     println!("{} rule(s) valid, {} invalid", compiled.rules.len(), compiled.errors.len());
     if unrouted > 0 {
@@ -139,8 +143,11 @@ fn test(config: &Config, paths: &[PathBuf], events: &Path, format: &str, mapping
     };
     let key: [u8; 32] = rand::random();
     let ingestor = Ingestor::new(config.ingest.clone(), CardProtector::new(&key)).with_client_ip(config.client_ip.clone());
+    let detector = Detector::from_compiled(compiled);
+    let rules = detector.rules();
     let mut scratch = Scratch::default();
     let mut matches: Vec<RuleMatch> = Vec::new();
+    let mut detections: Vec<Detection> = Vec::new();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let (mut events_read, mut refused) = (0usize, 0usize);
     let now = OffsetDateTime::now_utc();
@@ -155,34 +162,78 @@ fn test(config: &Config, paths: &[PathBuf], events: &Path, format: &str, mapping
         };
         events_read += 1;
         matches.clear();
-        compiled.engine.evaluate(&event, &mut scratch, &mut matches);
-        for found in &matches {
-            *counts.entry(format!("{} ({})", found.rule.title, found.rule.id)).or_default() += 1;
-            if json {
-                let fields: Vec<_> = found.fields.iter().map(|f| json!({"field": f.field, "value": f.value})).collect();
-                println!(
-                    "{}",
-                    json!({"line": line, "rule": found.rule.id, "title": found.rule.title, "level": found.rule.level.as_str(), "matched": fields})
-                );
-            } else {
-                println!("line {line}: {} ({}) [{}]", found.rule.title, found.rule.id, found.rule.level.as_str());
-                for field in &found.fields {
-                    println!("    {} = {:?}", field.field, field.value);
-                }
-            }
+        detections.clear();
+        rules.engine.evaluate(&event, &mut scratch, &mut matches);
+        detector.observe_record(&event, event.id(), event.timestamp(), &matches, now, &mut detections);
+        // Building blocks of correlations match without raising alerts; show them, marked, as the why.
+        for found in matches.iter().filter(|m| !m.rule.generates) {
+            print_match(line, found, "building block", json);
         }
+        for detection in &detections {
+            *counts.entry(format!("{} ({})", detection.rule.title, detection.rule.id)).or_default() += 1;
+            print_detection(line, detection, json);
+        }
+    }
+    for detection in detector.expire(OffsetDateTime::now_utc() + time::Duration::days(366)) {
+        *counts.entry(format!("{} ({})", detection.rule.title, detection.rule.id)).or_default() += 1;
+        print_detection(0, &detection, json);
     }
     if !json {
         println!("{events_read} event(s), {refused} refused; matches by rule:");
-        for rule in compiled.rules.iter().filter(|r| !r.disabled) {
+        for rule in rules.rules.iter().filter(|r| !r.disabled && r.generates) {
             let label = format!("{} ({})", rule.title, rule.id);
             println!("  {:>6}  {label}", counts.get(&label).copied().unwrap_or(0));
         }
     }
-    if !compiled.errors.is_empty() {
-        bail!("{} rule(s) or file(s) are invalid", compiled.errors.len());
+    if !rules.errors.is_empty() {
+        bail!("{} rule(s) or file(s) are invalid", rules.errors.len());
     }
     Ok(())
+}
+
+/// One rule match of `rules test` (line 0: a window closed at the end of the file).
+fn print_match(line: usize, found: &RuleMatch, note: &str, json: bool) {
+    if json {
+        let fields: Vec<_> = found.fields.iter().map(|f| json!({"field": f.field, "value": f.value})).collect();
+        println!(
+            "{}",
+            json!({"line": line, "rule": found.rule.id, "title": found.rule.title, "level": found.rule.level.as_str(), "note": note, "matched": fields})
+        );
+        return;
+    }
+    println!("line {line}: {} ({}) [{note}]", found.rule.title, found.rule.id);
+    for field in &found.fields {
+        println!("    {} = {:?}", field.field, field.value);
+    }
+}
+
+/// One detection of `rules test`: a rule's match or a correlation's hit.
+fn print_detection(line: usize, detection: &Detection, json: bool) {
+    if json {
+        println!(
+            "{}",
+            json!({
+                "line": line,
+                "rule": detection.rule.id,
+                "title": detection.rule.title,
+                "level": detection.rule.level,
+                "group_by": detection.group_by,
+                "event_count": detection.event_count,
+                "evidence": detection.evidence,
+                "matched": detection.matched,
+            })
+        );
+        return;
+    }
+    let place = if line == 0 { "end of file".to_owned() } else { format!("line {line}") };
+    println!("{place}: {} ({}) [{}]", detection.rule.title, detection.rule.id, detection.rule.level);
+    if !detection.group_by.is_empty() {
+        let groups: Vec<String> = detection.group_by.iter().map(|(field, value)| format!("{field}={value}")).collect();
+        println!("    group {} over {} event(s)", groups.join(", "), detection.event_count);
+    }
+    for field in &detection.matched {
+        println!("    {} = {:?}", field.field, field.value);
+    }
 }
 
 fn list(config: &Config, json: bool) -> Result<()> {
@@ -191,18 +242,32 @@ fn list(config: &Config, json: bool) -> Result<()> {
     if json {
         let items: Vec<&rampart_detect::RuleInfo> = rules.rules.iter().map(AsRef::as_ref).collect();
         let errors: Vec<String> = rules.errors.iter().map(ToString::to_string).collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"items": items, "errors": errors}))?);
+        let warnings: Vec<String> = rules.warnings.iter().map(ToString::to_string).collect();
+        println!("{}", serde_json::to_string_pretty(&json!({"items": items, "errors": errors, "warnings": warnings}))?);
         return Ok(());
     }
-    println!("{:<38} {:<13} {:<8} {:<9} title", "id", "level", "state", "routed");
+    println!("{:<38} {:<13} {:<16} {:<9} {:<7} title", "id", "level", "type", "state", "routed");
     for rule in &rules.rules {
-        let state = if rule.disabled { "disabled" } else { "enabled" };
-        let routed = if rule.routed { "yes" } else { "no" };
-        println!("{:<38} {:<13} {:<8} {:<9} {}", rule.id, rule.level.as_str(), state, routed, rule.title);
+        let state = match (rule.disabled, &rule.inert) {
+            (true, _) => "disabled",
+            (false, Some(_)) => "inert",
+            (false, None) if !rule.generates => "block",
+            _ => "enabled",
+        };
+        let kind = rule.correlation.as_ref().map_or("rule", |c| c.kind.as_str());
+        let routed = if rule.routed || rule.correlation.is_some() { "yes" } else { "no" };
+        println!("{:<38} {:<13} {:<16} {:<9} {:<7} {}", rule.id, rule.level.as_str(), kind, state, routed, rule.title);
     }
-    println!("{} rule(s), {} refused", rules.rules.len(), rules.errors.len());
+    println!(
+        "{} rule(s), {} refused; state `block`: a building block of correlations, raising no alerts of its own",
+        rules.rules.len(),
+        rules.errors.len()
+    );
     for error in &rules.errors {
         println!("error: {error}");
+    }
+    for warning in &rules.warnings {
+        println!("warning: {warning}");
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use prometheus_client::registry::Registry;
-use rampart_detect::Detector;
+use rampart_detect::{CorrelationLimits, Detector};
 use rampart_ingest::{CardProtector, Ingestor};
 use rampart_server::AppState;
 use rampart_store::{SqliteOptions, SqliteStore, StoreMetrics};
@@ -47,13 +47,21 @@ pub fn open(config: &Config) -> Result<(Arc<SqliteStore>, AppState)> {
     store_metrics.register(&mut registry);
     let ingestor = Ingestor::new(config.ingest.clone(), CardProtector::new(&key)).with_client_ip(config.client_ip.clone());
     let detector = load_detector(config)?;
-    let state = AppState::new(store.clone(), ingestor, config.formats.clone(), config.limits, registry).with_detector(detector);
+    let suppression = time::Duration::try_from(config.detect.suppression).context("detect.suppression is too long")?;
+    let state = AppState::new(store.clone(), ingestor, config.formats.clone(), config.limits, registry)
+        .with_detector(detector)
+        .with_suppression(suppression);
     Ok((store, state))
 }
 
 /// Loads the rule set, logging each rule that was refused (the others run).
 pub fn load_detector(config: &Config) -> Result<Arc<Detector>> {
-    let detector = Detector::load(config.rule_sources()).context("cannot load the detection rules")?;
+    let limits = CorrelationLimits {
+        max_keys: config.detect.max_correlation_groups,
+        lateness_ms: i64::try_from(config.detect.lateness.as_millis()).unwrap_or(i64::MAX),
+        ..CorrelationLimits::default()
+    };
+    let detector = Detector::load(config.rule_sources()).context("cannot load the detection rules")?.with_correlation_limits(limits);
     let rules = detector.rules();
     for error in &rules.errors {
         tracing::warn!(file = %error.file, line = ?error.line, rule = ?error.rule, reason = %error.kind, "rule refused");
@@ -90,14 +98,50 @@ fn spawn_rule_reload(detector: Arc<Detector>, interval: Duration) -> tokio::task
     })
 }
 
+/// Every second, closes the correlation windows that are due and refreshes their gauges; every
+/// `snapshot_interval`, saves them to the store.
+fn spawn_correlation_upkeep(state: AppState, snapshot_interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_snapshot = tokio::time::Instant::now();
+        loop {
+            ticker.tick().await;
+            let snapshot = last_snapshot.elapsed() >= snapshot_interval;
+            if snapshot {
+                last_snapshot = tokio::time::Instant::now();
+            }
+            let state = state.clone();
+            let outcome = tokio::task::spawn_blocking(move || {
+                rampart_server::correlation_upkeep(&state, time::OffsetDateTime::now_utc())?;
+                if snapshot {
+                    rampart_server::save_correlation_state(&state)?;
+                }
+                Ok::<_, rampart_store::StoreError>(())
+            })
+            .await;
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(error = %error, "correlation upkeep failed; retrying next second"),
+                Err(error) => tracing::error!(error = %error, "correlation upkeep failed"),
+            }
+        }
+    })
+}
+
 async fn serve(config: Config) -> Result<()> {
     let (store, state) = open(&config)?;
+    let restore_state = state.clone();
+    tokio::task::spawn_blocking(move || rampart_server::restore_correlation_state(&restore_state))
+        .await?
+        .context("cannot read the saved correlation windows")?;
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(address = %address, data_dir = %config.data_dir.display(), "Rampart is listening");
     eprintln!("Rampart API on http://{address} (data in {})", config.data_dir.display());
     let retention = rampart_server::spawn_retention(store.clone(), config.retention, Duration::from_secs(3600));
     let reload = spawn_rule_reload(state.detector.clone(), config.detect.reload_interval);
+    let upkeep = spawn_correlation_upkeep(state.clone(), config.detect.snapshot_interval);
     let syslog = if config.syslog.udp.is_some() || config.syslog.tcp.is_some() {
         let listeners = rampart_server::spawn_syslog(config.syslog.clone(), state.clone())
             .await
@@ -107,9 +151,15 @@ async fn serve(config: Config) -> Result<()> {
     } else {
         None
     };
-    rampart_server::serve(listener, state, shutdown_signal()).await.context("the server failed")?;
+    rampart_server::serve(listener, state.clone(), shutdown_signal()).await.context("the server failed")?;
     retention.abort();
     reload.abort();
+    upkeep.abort();
+    // No more events come in: what the windows hold now is what a restart resumes from.
+    match tokio::task::spawn_blocking(move || rampart_server::save_correlation_state(&state)).await? {
+        Ok(bytes) => tracing::info!(bytes, "correlation windows saved"),
+        Err(error) => tracing::error!(error = %error, "cannot save the correlation windows"),
+    }
     if let Some(syslog) = syslog {
         syslog.abort();
     }

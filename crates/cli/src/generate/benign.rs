@@ -479,8 +479,11 @@ impl Session {
         let truth = self.truth;
         let mut t = at + self.page(at, st, "/checkout", 200, PLAIN);
         t += self.wait(st, 30_000, 120_000);
-        let items: u64 = self.cart.iter().map(|&(p, qty)| world.products.get(p).map_or(0, |p| p.price) * u64::from(qty)).sum();
-        let amount = if items < 5_000 { items + 495 } else { items };
+        let factor = self.country.price_factor();
+        let items: u64 =
+            self.cart.iter().map(|&(p, qty)| world.products.get(p).map_or(0, |p| p.price) * u64::from(qty)).sum::<u64>() * factor;
+        // Shipping (4.95) below a free-shipping threshold of 50, in the order's currency.
+        let amount = if items < 5_000 * factor { items + 495 * factor } else { items };
         let order = st.order_id();
         let address = match self.customer.and_then(|i| world.customers.get(i)) {
             // A takeover ships elsewhere: a new address.

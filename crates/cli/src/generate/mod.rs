@@ -19,6 +19,8 @@
 
 mod attacks;
 mod benign;
+// `rampart replay` is to print its scores; until then only its tests use it.
+pub mod truth;
 mod world;
 
 #[cfg(test)]

@@ -152,6 +152,17 @@ pub(super) struct Country {
     v6: [u16; 2],
 }
 
+impl Country {
+    /// Catalogue prices are set in euros; a currency with a much smaller unit multiplies them
+    /// (about 11 kronor to the euro), so that a krona price is a plausible krona amount.
+    pub fn price_factor(&self) -> u64 {
+        match self.currency {
+            "SEK" => 11,
+            _ => 1,
+        }
+    }
+}
+
 pub(super) const COUNTRIES: &[Country] = &[
     Country {
         code: "DE",

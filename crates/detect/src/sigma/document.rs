@@ -1,8 +1,11 @@
-//! Sigma YAML documents (rules and filters) read into typed values, with the line of each problem.
+//! Sigma YAML documents (rules, filters and correlations) read into typed values, with the line of each problem.
+
+use std::ops::Range;
 
 use serde::Deserialize;
 use serde_norway::{Mapping, Value};
 
+use crate::correlation::{CorrelationBody, parse_correlation};
 use crate::error::{RuleError, RuleErrorKind};
 
 /// A rule's `logsource`: which events it is written for.
@@ -121,29 +124,57 @@ pub(crate) struct FilterDocument {
     pub(crate) detection: Detection,
 }
 
+/// A Sigma correlation rule as read.
+#[derive(Debug, Clone)]
+pub(crate) struct CorrelationDocument {
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) title: String,
+    pub(crate) description: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) level: Level,
+    pub(crate) tags: Vec<String>,
+    pub(crate) body: CorrelationBody,
+}
+
 /// One document of a rule file.
 #[derive(Debug, Clone)]
 pub(crate) enum Document {
     Rule(RuleDocument),
     Filter(FilterDocument),
+    Correlation(CorrelationDocument),
 }
 
 /// A document with where it came from, so later errors can name file and line.
 #[derive(Debug, Clone)]
 pub(crate) struct SourcedDocument {
     pub(crate) file: String,
+    /// The whole file.
     pub(crate) text: std::sync::Arc<str>,
+    /// The document's lines in the file (0-based, end excluded), where its errors are looked for.
+    pub(crate) lines: Range<usize>,
     pub(crate) document: Document,
 }
 
 impl SourcedDocument {
     /// The error for this document at the line where `needle` first appears as a key.
     pub(crate) fn error(&self, needle: &str, kind: RuleErrorKind) -> RuleError {
-        let rule = match &self.document {
-            Document::Rule(rule) => rule.id.clone().or_else(|| Some(rule.title.clone())),
-            Document::Filter(filter) => filter.id.clone().or_else(|| Some(filter.title.clone())),
+        RuleError::new(&self.file, self.line(needle), Some(self.label()), kind)
+    }
+
+    /// The 1-based line of the file where `needle` first starts a key of this document.
+    pub(crate) fn line(&self, needle: &str) -> Option<usize> {
+        line_in(&self.text, self.lines.clone(), needle)
+    }
+
+    /// The document's id, or its title.
+    pub(crate) fn label(&self) -> String {
+        let (id, title) = match &self.document {
+            Document::Rule(rule) => (&rule.id, &rule.title),
+            Document::Filter(filter) => (&filter.id, &filter.title),
+            Document::Correlation(correlation) => (&correlation.id, &correlation.title),
         };
-        RuleError::new(&self.file, line_of(&self.text, needle), rule, kind)
+        id.clone().unwrap_or_else(|| title.clone())
     }
 }
 
@@ -165,8 +196,14 @@ pub(crate) fn parse_documents(file: &str, text: &str) -> (Vec<SourcedDocument>, 
         }
         valid += 1;
     }
+    // Where each document starts, for errors found after parsing; the whole file when the
+    // markers cannot be told apart from the documents.
+    let ranges = document_lines(text);
+    let whole = 0..text.lines().count();
+    let aligned = ranges.len() == valid || (yaml_error.is_some() && ranges.len() >= valid);
     // Then those well-formed documents as Sigma documents: one of the wrong shape does not stop the next.
-    for deserializer in serde_norway::Deserializer::from_str(text).take(valid) {
+    for (index, deserializer) in serde_norway::Deserializer::from_str(text).take(valid).enumerate() {
+        let lines = if aligned { ranges[index].clone() } else { whole.clone() };
         let raw = match RawDocument::deserialize(deserializer) {
             Ok(raw) => raw,
             Err(error) => {
@@ -176,45 +213,48 @@ pub(crate) fn parse_documents(file: &str, text: &str) -> (Vec<SourcedDocument>, 
             }
         };
         match build(raw) {
-            Ok(Some(document)) => documents.push(SourcedDocument { file: file.to_owned(), text: shared.clone(), document }),
+            Ok(Some(document)) => documents.push(SourcedDocument { file: file.to_owned(), text: shared.clone(), lines, document }),
             Ok(None) => {}
-            Err((needle, rule, kind)) => errors.push(RuleError::new(file, line_of(text, needle), rule, kind)),
+            Err((needle, rule, kind)) => errors.push(RuleError::new(file, line_in(text, lines, &needle), rule, kind)),
         }
     }
     errors.extend(yaml_error);
     (documents, errors)
 }
 
-type BuildError = (&'static str, Option<String>, RuleErrorKind);
+type BuildError = (String, Option<String>, RuleErrorKind);
 
 fn build(raw: RawDocument) -> Result<Option<Document>, BuildError> {
     let label = raw.id.clone().or_else(|| raw.title.clone());
-    let invalid = |needle: &'static str, message: &str| (needle, label.clone(), RuleErrorKind::Invalid(message.to_owned()));
-    if raw.correlation.is_some() {
-        return Err(("correlation", label.clone(), RuleErrorKind::Unsupported("Sigma correlation rules are not supported yet".to_owned())));
-    }
-    if raw.generate == Some(false) && raw.detection.is_none() && raw.filter.is_none() {
+    let invalid = |needle: &str, message: &str| (needle.to_owned(), label.clone(), RuleErrorKind::Invalid(message.to_owned()));
+    if raw.correlation.is_none() && raw.generate == Some(false) && raw.detection.is_none() && raw.filter.is_none() {
         return Ok(None);
     }
-    let Some(title) = raw.title.filter(|t| !t.trim().is_empty()) else {
-        return Err(invalid("detection", "the `title` attribute is missing"));
+    let Some(title) = raw.title.clone().filter(|t| !t.trim().is_empty()) else {
+        let needle = if raw.correlation.is_some() { "correlation" } else { "detection" };
+        return Err(invalid(needle, "the `title` attribute is missing"));
     };
     if let Some(id) = &raw.id
         && (id.is_empty() || id.len() > 128 || id.chars().any(char::is_whitespace))
     {
         return Err(invalid("id", "`id` must be a non-empty identifier (a UUID) without spaces"));
     }
+    let level = || match raw.level.as_deref() {
+        None => Ok(Level::Medium),
+        Some(text) => Level::parse(text).ok_or_else(|| invalid("level", "`level` must be informational, low, medium, high or critical")),
+    };
+    if raw.correlation.is_some() {
+        let level = level()?;
+        return build_correlation(raw, title, level)
+            .map(|doc| Some(Document::Correlation(doc)))
+            .map_err(|(needle, kind)| (needle, label, kind));
+    }
     let logsource = raw.logsource.ok_or_else(|| invalid("title", "the `logsource` attribute is missing"))?;
     match (raw.detection, raw.filter) {
         (Some(_), Some(_)) => Err(invalid("filter", "a document has either `detection` (a rule) or `filter` (a filter), not both")),
         (None, None) => Err(invalid("title", "the `detection` attribute is missing")),
         (Some(detection), None) => {
-            let level = match raw.level.as_deref() {
-                None => Level::Medium,
-                Some(text) => {
-                    Level::parse(text).ok_or_else(|| invalid("level", "`level` must be informational, low, medium, high or critical"))?
-                }
-            };
+            let level = level()?;
             let detection = split_detection(detection).map_err(|message| invalid("detection", &message))?;
             Ok(Some(Document::Rule(RuleDocument {
                 id: raw.id,
@@ -245,6 +285,67 @@ fn build(raw: RawDocument) -> Result<Option<Document>, BuildError> {
             Ok(Some(Document::Filter(FilterDocument { id: raw.id, title, rules, logsource, detection })))
         }
     }
+}
+
+/// A correlation document: a `correlation` section and meta data, no `logsource`, `detection` or `filter`.
+fn build_correlation(raw: RawDocument, title: String, level: Level) -> Result<CorrelationDocument, (String, RuleErrorKind)> {
+    for (present, attribute) in
+        [(raw.logsource.is_some(), "logsource"), (raw.detection.is_some(), "detection"), (raw.filter.is_some(), "filter")]
+    {
+        if present {
+            return Err((
+                attribute.to_owned(),
+                RuleErrorKind::Invalid(format!(
+                    "a correlation rule has no `{attribute}`: it works on the matches of the rules it names; put the rule in its own document"
+                )),
+            ));
+        }
+    }
+    if let Some(name) = &raw.name
+        && (name.is_empty() || name.len() > 128 || name.chars().any(char::is_whitespace))
+    {
+        return Err(("name".to_owned(), RuleErrorKind::Invalid("`name` must be a non-empty identifier without spaces".to_owned())));
+    }
+    let Some(correlation) = raw.correlation else {
+        return Err(("title".to_owned(), RuleErrorKind::Invalid("the `correlation` attribute is missing".to_owned())));
+    };
+    let body = parse_correlation(correlation, raw.generate)?;
+    Ok(CorrelationDocument {
+        id: raw.id,
+        name: raw.name,
+        title,
+        description: raw.description,
+        status: raw.status,
+        level,
+        tags: raw.tags.unwrap_or_default(),
+        body,
+    })
+}
+
+/// The lines (0-based, end excluded) of each document of a file, split at `---` lines. A `---`
+/// before any content starts the first document rather than ending an empty one.
+fn document_lines(text: &str) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    let mut content = false;
+    let mut total = 0;
+    for (index, line) in text.lines().enumerate() {
+        total = index + 1;
+        if line == "---" || line.starts_with("--- ") || line.starts_with("---\t") {
+            if content {
+                ranges.push(start..index);
+            }
+            start = index + 1;
+            content = false;
+        } else {
+            let trimmed = line.trim_start();
+            content |= !trimmed.is_empty() && !trimmed.starts_with('#') && line != "...";
+        }
+    }
+    if content {
+        ranges.push(start..total);
+    }
+    ranges
 }
 
 /// Splits a detection map into its searches and its condition(s).
@@ -282,16 +383,25 @@ fn split_detection(detection: Mapping) -> Result<Detection, String> {
 }
 
 /// The 1-based line where `needle` first starts a key (after indentation, a list dash or a quote).
+#[cfg(test)]
 pub(crate) fn line_of(text: &str, needle: &str) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
-    }
-    text.lines()
-        .position(|line| {
-            let line = line.trim_start().trim_start_matches("- ").trim_start_matches(['\'', '"']);
-            line.starts_with(needle)
-        })
-        .map(|index| index + 1)
+    line_in(text, 0..usize::MAX, needle)
+}
+
+/// [`line_of`] within some lines of the text (0-based, end excluded). A needle may hold
+/// alternatives, one a line, tried in turn (a value written inline falls back to its key).
+pub(crate) fn line_in(text: &str, lines: Range<usize>, needle: &str) -> Option<usize> {
+    needle.split('\n').filter(|alternative| !alternative.is_empty()).find_map(|alternative| {
+        text.lines()
+            .enumerate()
+            .skip(lines.start)
+            .take(lines.end.saturating_sub(lines.start))
+            .find(|(_, line)| {
+                let line = line.trim_start().trim_start_matches("- ").trim_start_matches(['\'', '"']);
+                line.starts_with(alternative)
+            })
+            .map(|(index, _)| index + 1)
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 mod compile;
 mod condition;
-mod document;
+pub(crate) mod document;
 mod matcher;
 mod rule;
 mod value;

@@ -1,10 +1,11 @@
-//! Rule files in, one [`Engine`] out: parsing, filters, disabled rules and per-rule errors.
+//! Rule files in, one [`Engine`] and the correlations out: parsing, filters, disabled rules and per-rule errors.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::correlation::{BaseRule, CorrelationSet, CorrelationSpec, plan_correlations};
 use crate::error::{RuleError, RuleErrorKind};
 use crate::mapping::FieldMapping;
 use crate::sigma::compile::{AtomTable, Expr, compile_detection};
@@ -16,6 +17,8 @@ use crate::sigma::matcher::{CompiledRule, Engine, Route};
 pub struct RuleInfo {
     /// The rule's `id` (or, lacking one, its title).
     pub id: String,
+    /// A hash of the text of the rule's file: changes whenever the rule does.
+    pub version: String,
     /// The title.
     pub title: String,
     /// What it detects.
@@ -38,10 +41,26 @@ pub struct RuleInfo {
     pub disabled: bool,
     /// Titles of the filters applied to it.
     pub filters: Vec<String>,
+    /// Its `name`, by which correlations may name it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// For a correlation rule: what it correlates and when it fires. `None` for single-event rules.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "correlation_fields")]
+    pub correlation: Option<Arc<CorrelationSpec>>,
+    /// Whether its own matches (or hits) raise alerts: false for a rule named only by
+    /// correlations that do not `generate`, which uses it as a building block.
+    pub generates: bool,
+    /// Why it loads but can never fire (a correlation naming a disabled rule); `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inert: Option<String>,
 }
 
 fn level_name<S: serde::Serializer>(level: &Level, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(level.as_str())
+}
+
+fn correlation_fields<S: serde::Serializer>(spec: &Option<Arc<CorrelationSpec>>, serializer: S) -> Result<S::Ok, S::Error> {
+    spec.as_deref().serialize(serializer)
 }
 
 fn logsource_fields<S: serde::Serializer>(logsource: &LogSource, serializer: S) -> Result<S::Ok, S::Error> {
@@ -64,16 +83,21 @@ pub struct RuleFile {
     pub text: String,
 }
 
-/// The outcome of compiling rule files: the engine over every good, enabled rule, every rule
-/// (enabled or not) for listings, and what was refused.
+/// The outcome of compiling rule files: the engine over every good, enabled rule, the
+/// correlations that run, every rule (enabled or not) for listings, and what was refused.
 #[derive(Debug)]
 pub struct CompiledRules {
-    /// The matcher.
+    /// The matcher of single-event rules.
     pub engine: Engine,
-    /// Every loaded rule, enabled or disabled, in load order.
+    /// The correlation rules that run (enabled, not inert), for a [`Correlator`](crate::Correlator).
+    pub correlations: CorrelationSet,
+    /// Every loaded rule, enabled or disabled: single-event rules in load order, then
+    /// correlation rules (each after those it names).
     pub rules: Vec<Arc<RuleInfo>>,
     /// Rules and files refused, with file, line and reason.
     pub errors: Vec<RuleError>,
+    /// Rules that load but cannot fire, with file, line and reason ([`RuleErrorKind::Inert`]).
+    pub warnings: Vec<RuleError>,
 }
 
 /// Compiles rule files into an engine. Bad documents are reported and skipped; `disabled` (rule
@@ -89,11 +113,16 @@ pub fn compile_rules(files: &[RuleFile], mapping: &FieldMapping, disabled: &Hash
     let mut table = AtomTable::default();
     let mut rules: Vec<(SourcedDocument, RuleInfo, Expr)> = Vec::new();
     let mut filters = Vec::new();
+    let mut correlations = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     for sourced in documents {
         let rule = match &sourced.document {
             Document::Filter(_) => {
                 filters.push(sourced);
+                continue;
+            }
+            Document::Correlation(_) => {
+                correlations.push(sourced);
                 continue;
             }
             Document::Rule(rule) => rule.clone(),
@@ -114,6 +143,7 @@ pub fn compile_rules(files: &[RuleFile], mapping: &FieldMapping, disabled: &Hash
         let info = RuleInfo {
             disabled: disabled.contains(&id),
             id,
+            version: format!("{:012x}", xxhash_rust::xxh3::xxh3_64(sourced.text.as_bytes()) >> 16),
             title: rule.title.clone(),
             description: rule.description.clone(),
             level: rule.level,
@@ -123,6 +153,10 @@ pub fn compile_rules(files: &[RuleFile], mapping: &FieldMapping, disabled: &Hash
             routed: mapping.routes_for(&rule.logsource) != 0,
             logsource: rule.logsource.clone(),
             filters: Vec::new(),
+            name: rule.name.clone(),
+            correlation: None,
+            generates: true,
+            inert: None,
         };
         rules.push((sourced, info, expr));
     }
@@ -141,9 +175,22 @@ pub fn compile_rules(files: &[RuleFile], mapping: &FieldMapping, disabled: &Hash
             (clauses, 1u64 << index)
         })
         .collect();
-    let mut listed = Vec::with_capacity(rules.len());
+    let base: Vec<BaseRule<'_>> = rules
+        .iter()
+        .map(|(_, info, _)| BaseRule {
+            id: &info.id,
+            name: info.name.as_deref(),
+            disabled: info.disabled,
+            routed: info.routed,
+            version: &info.version,
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    let (planned, generates) = plan_correlations(&correlations, &base, mapping, disabled, &mut errors, &mut warnings);
+    let mut listed = Vec::with_capacity(rules.len() + planned.len());
     let mut compiled = Vec::new();
-    for (sourced, info, expr) in rules {
+    for (sourced, mut info, expr) in rules {
+        info.generates = generates.get(&info.id).copied().unwrap_or(true);
         let info = Arc::new(info);
         listed.push(info.clone());
         if !info.disabled {
@@ -151,7 +198,21 @@ pub fn compile_rules(files: &[RuleFile], mapping: &FieldMapping, disabled: &Hash
             compiled.push(CompiledRule { routes: mapping.routes_for(&rule.logsource), info, expr });
         }
     }
-    CompiledRules { engine: Engine::build(table, compiled, &routes), rules: listed, errors }
+    let mut running = Vec::new();
+    for plan in planned {
+        let info = Arc::new(plan.info);
+        listed.push(info.clone());
+        if plan.active {
+            running.push((info, plan.inputs, plan.state_version));
+        }
+    }
+    CompiledRules {
+        engine: Engine::build(table, compiled, &routes),
+        correlations: CorrelationSet::build(running),
+        rules: listed,
+        errors,
+        warnings,
+    }
 }
 
 /// Adds a filter's condition (AND) to every rule it names, or, naming none, to every rule of its

@@ -55,7 +55,7 @@ pub(crate) async fn report(State(state): State<AppState>, Path(site): Path<Strin
                 Err(_) => metrics.count_events("csp", "rejected", 1),
             }
         }
-        let stored = store_and_detect(worker_state.store.as_ref(), &worker_state.detector, &metrics, events)?;
+        let stored = store_and_detect(&worker_state, events)?;
         metrics.count_events("csp", "accepted", stored.outcome.stored);
         Ok(())
     })

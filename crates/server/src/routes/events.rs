@@ -55,7 +55,7 @@ pub(crate) async fn store_and_answer(
         let batch = parse(&ingestor, &decoded)?;
         let valid = batch.events.len();
         let state = worker_state;
-        let stored = store_and_detect(state.store.as_ref(), &state.detector, &state.metrics, batch.events)?;
+        let stored = store_and_detect(&state, batch.events)?;
         Ok((batch.errors, valid, stored))
     })
     .await
@@ -72,6 +72,7 @@ pub(crate) async fn store_and_answer(
         "errors": &errors[..errors.len().min(MAX_LISTED_ERRORS)],
         "alerts": stored.alerts.iter().map(|r| r.count).sum::<usize>(),
         "alerts_by_rule": stored.alerts,
+        "alerts_updated": stored.alerts_updated,
     });
     // Duplicates are valid events already stored: a retry of a stored batch succeeds.
     let status = if valid == 0 { StatusCode::BAD_REQUEST } else { StatusCode::ACCEPTED };
@@ -153,18 +154,20 @@ pub(crate) fn page_limit(limit: Option<String>) -> Result<Option<usize>, ApiErro
         .transpose()
 }
 
+/// A time parameter: RFC 3339, or epoch seconds or milliseconds.
+pub(crate) fn time_param(name: &str, value: Option<String>) -> Result<Option<OffsetDateTime>, ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    let json = value.parse::<i64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(value));
+    parse_timestamp(&json).map(Some).ok_or_else(|| {
+        ApiError::bad_request("invalid_parameters", format!("`{name}` must be an RFC 3339 time or epoch seconds/milliseconds"))
+    })
+}
+
 fn search_request(params: SearchParams) -> Result<SearchRequest, ApiError> {
     let query = Query::parse(params.q.as_deref().unwrap_or("")).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
-    let time = |name: &str, value: Option<String>| -> Result<Option<OffsetDateTime>, ApiError> {
-        let Some(value) = value else { return Ok(None) };
-        let json = value.parse::<i64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(value));
-        parse_timestamp(&json).map(Some).ok_or_else(|| {
-            ApiError::bad_request("invalid_parameters", format!("`{name}` must be an RFC 3339 time or epoch seconds/milliseconds"))
-        })
-    };
     let mut request = SearchRequest::new(query);
-    request.from = time("from", params.from)?;
-    request.to = time("to", params.to)?;
+    request.from = time_param("from", params.from)?;
+    request.to = time_param("to", params.to)?;
     if let Some(limit) = page_limit(params.limit)? {
         request.limit = limit;
     }

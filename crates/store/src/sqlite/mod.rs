@@ -1,5 +1,6 @@
 //! The embedded SQLite back end: one writer thread, a pool of readers, WAL mode.
 
+mod alerts;
 mod schema;
 mod search;
 mod writer;
@@ -10,13 +11,16 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rampart_model::{Alert, Event, Role};
+use rampart_model::{Alert, AlertTransition, Detection, Event, Role};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
-use crate::store::{AlertPage, AlertRequest, AppendOutcome, MAX_SEARCH_LIMIT, NewToken, SearchPage, SearchRequest, Store, TokenInfo};
+use crate::store::{
+    AlertAction, AlertChange, AlertPage, AlertRequest, AppendOutcome, NewToken, SearchPage, SearchRequest, Store, TokenInfo,
+    TransitionPage, TransitionRequest,
+};
 use writer::{Command, Writer};
 
 /// How SQLite syncs commits to disk.
@@ -236,53 +240,63 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append_alerts(&self, alerts: &[Alert]) -> Result<Vec<usize>, StoreError> {
-        if alerts.is_empty() {
+    fn record_detections(&self, detections: &[Detection], suppression: time::Duration) -> Result<Vec<AlertChange>, StoreError> {
+        if detections.is_empty() {
             return Ok(Vec::new());
         }
-        self.with_connection(|conn| {
-            let tx = conn.unchecked_transaction()?;
-            let mut added = Vec::new();
-            {
-                let mut insert =
-                    tx.prepare_cached("INSERT OR IGNORE INTO alerts (id, rule_id, created_at, body) VALUES (?1, ?2, ?3, ?4)")?;
-                for (index, alert) in alerts.iter().enumerate() {
-                    let body = serde_json::to_string(alert).map_err(|e| StoreError::Corrupt { key: 0, reason: e.to_string() })?;
-                    if insert.execute(params![alert.id, alert.rule.id, alert.created_at.unix_timestamp(), body])? > 0 {
-                        added.push(index);
-                    }
-                }
-            }
-            tx.commit()?;
-            Ok(added)
-        })
+        self.with_connection(|conn| alerts::record(conn, detections, suppression))
     }
 
     fn list_alerts(&self, request: &AlertRequest) -> Result<AlertPage, StoreError> {
-        let limit = request.limit.clamp(1, MAX_SEARCH_LIMIT);
-        let before = match &request.cursor {
-            Some(cursor) => cursor.parse::<i64>().map_err(|_| StoreError::BadCursor)?,
-            None => i64::MAX,
-        };
+        self.with_connection(|conn| alerts::list(conn, request))
+    }
+
+    fn get_alert(&self, id: &str) -> Result<Option<(Alert, Vec<AlertTransition>)>, StoreError> {
+        self.with_connection(|conn| alerts::get(conn, id))
+    }
+
+    fn transition_alert(
+        &self,
+        id: &str,
+        action: AlertAction,
+        actor: &str,
+        note: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<Alert, StoreError> {
+        self.with_connection(|conn| alerts::transition(conn, id, action, actor, note, at))
+    }
+
+    fn alert_transitions(&self, request: &TransitionRequest) -> Result<TransitionPage, StoreError> {
+        self.with_connection(|conn| alerts::transitions(conn, request))
+    }
+
+    fn evidence_events(&self, alert_id: &str) -> Result<Option<Vec<Event>>, StoreError> {
+        self.with_connection(|conn| alerts::evidence(conn, alert_id))
+    }
+
+    fn save_snapshot(&self, name: &str, body: &[u8]) -> Result<(), StoreError> {
         self.with_connection(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, body FROM alerts WHERE seq < ?1 AND (?2 IS NULL OR rule_id = ?2) ORDER BY seq DESC LIMIT ?3",
+            conn.execute(
+                "INSERT INTO state_snapshots (name, saved_at, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET saved_at = excluded.saved_at, body = excluded.body",
+                params![name, schema::millis(OffsetDateTime::now_utc()), body],
             )?;
-            let rows = stmt.query_map(params![before, request.rule_id, limit as i64 + 1], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-            })?;
-            let mut items = Vec::with_capacity(limit);
-            let mut last = None;
-            for row in rows {
-                let (seq, body) = row?;
-                if items.len() == limit {
-                    return Ok(AlertPage { items, next_cursor: last.map(|s: i64| s.to_string()) });
-                }
-                let alert: Alert = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { key: seq, reason: e.to_string() })?;
-                items.push(alert);
-                last = Some(seq);
-            }
-            Ok(AlertPage { items, next_cursor: None })
+            Ok(())
+        })
+    }
+
+    fn load_snapshot(&self, name: &str) -> Result<Option<(OffsetDateTime, Vec<u8>)>, StoreError> {
+        self.with_connection(|conn| {
+            let row = conn
+                .query_row("SELECT saved_at, body FROM state_snapshots WHERE name = ?1", params![name], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()?;
+            Ok(row.map(|(saved_at, body)| {
+                let saved_at =
+                    OffsetDateTime::from_unix_timestamp_nanos(i128::from(saved_at) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                (saved_at, body)
+            }))
         })
     }
 }

@@ -1,15 +1,22 @@
 //! The SQLite schema, its migrations, and the keys that order rows by time.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 use time::OffsetDateTime;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::StoreError;
 
+/// One schema change: SQL alone, or SQL and code (for data that must be rewritten).
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&Transaction<'_>) -> Result<(), StoreError>),
+}
+
 /// Migrations in order; `PRAGMA user_version` counts those applied. Never edit a released one.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: events keyed by time; tokens; settings. Term tables (`terms_d<day>`) are made per day.
-    "CREATE TABLE events (
+    Migration::Sql(
+        "CREATE TABLE events (
         key INTEGER PRIMARY KEY,
         id TEXT NOT NULL,
         ingested_at INTEGER NOT NULL,
@@ -24,8 +31,10 @@ const MIGRATIONS: &[&str] = &[
         revoked_at INTEGER
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    ),
     // 2: alerts, newest first by insertion order; `id` is stable per rule and event.
-    "CREATE TABLE alerts (
+    Migration::Sql(
+        "CREATE TABLE alerts (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
         rule_id TEXT NOT NULL,
@@ -33,18 +42,37 @@ const MIGRATIONS: &[&str] = &[
         body TEXT NOT NULL
     );
     CREATE INDEX alerts_rule ON alerts (rule_id, seq);",
+    ),
+    // 3: the alert lifecycle; the alerts of 2 are converted (see `alerts::migrate_lifecycle`).
+    Migration::Code(super::alerts::migrate_lifecycle),
+    // 4: snapshots of in-memory state (correlation windows), one row per name, replaced whole.
+    Migration::Sql(
+        "CREATE TABLE state_snapshots (
+        name TEXT PRIMARY KEY,
+        saved_at INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );",
+    ),
 ];
 
 /// Applies the migrations the database lacks, in one transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_to(conn, MIGRATIONS.len())
+}
+
+/// Applies the migrations up to version `target` (tests build old databases with it).
+pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(StoreError::NewerSchema { found: version, known });
     }
     let tx = conn.transaction()?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.execute_batch(sql)?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().take(target).skip(version as usize) {
+        match migration {
+            Migration::Sql(sql) => tx.execute_batch(sql)?,
+            Migration::Code(run) => run(&tx)?,
+        }
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
     }
     tx.commit()?;

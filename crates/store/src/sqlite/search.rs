@@ -1,9 +1,13 @@
 //! Search: by the term index when the query names an entity, else by scanning a key range.
 
-use rampart_model::{Event, TermOp};
-use rusqlite::{Connection, params};
+use std::collections::HashSet;
 
-use super::schema::{BUCKETS_PER_DAY, bucket_of_key, day_of_key, key_ceiling, key_floor, term_days, term_hash, term_table};
+use rampart_model::{Event, TermOp, fields};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::schema::{
+    BUCKETS_PER_DAY, DISCRIMINATOR_BITS, bucket_of_key, day_of_key, key_ceiling, key_floor, term_days, term_hash, term_table,
+};
 use crate::error::StoreError;
 use crate::store::{MAX_SEARCH_LIMIT, SearchPage, SearchRequest};
 
@@ -79,6 +83,51 @@ pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<Searc
         }
     }
     Ok(page)
+}
+
+/// Index seeks one [`events_by_id`] call may make: evidence spread over a long time is cut short
+/// rather than holding a reader.
+const EVIDENCE_SEEK_BUDGET: usize = 100_000;
+
+/// Events by `event.id`, each looked for between its first and last millisecond (inclusive),
+/// oldest first. Ids not found (deleted by retention) are left out.
+pub(crate) fn events_by_id(conn: &Connection, wanted: &[(&str, i64, i64)]) -> Result<Vec<Event>, StoreError> {
+    let days: HashSet<i64> = term_days(conn)?.into_iter().collect();
+    let mut found: Vec<(i64, Event)> = Vec::new();
+    let mut done: HashSet<&str> = HashSet::new();
+    let mut budget = EVIDENCE_SEEK_BUDGET;
+    for &(id, first_ms, last_ms) in wanted {
+        if !done.insert(id) {
+            continue;
+        }
+        let term = term_hash(fields::EVENT_ID, id);
+        let low = first_ms.max(0) << DISCRIMINATOR_BITS;
+        let high = (last_ms.max(first_ms).max(0) << DISCRIMINATOR_BITS) | ((1 << DISCRIMINATOR_BITS) - 1);
+        let mut bucket = bucket_of_key(low);
+        while bucket <= bucket_of_key(high) && budget > 0 {
+            let day = bucket / BUCKETS_PER_DAY;
+            if !days.contains(&day) {
+                bucket = (day + 1) * BUCKETS_PER_DAY;
+                continue;
+            }
+            budget -= 1;
+            let sql = format!(
+                "SELECT t.key, e.body FROM {} t JOIN events e ON e.key = t.key WHERE t.bucket = ?1 AND t.term = ?2 AND e.id = ?3 LIMIT 1",
+                term_table(day)
+            );
+            let row = conn
+                .prepare_cached(&sql)?
+                .query_row(params![bucket, term, id], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))
+                .optional()?;
+            if let Some((key, body)) = row {
+                found.push((key, decode(key, &body)?));
+                break;
+            }
+            bucket += 1;
+        }
+    }
+    found.sort_by_key(|(key, _)| *key);
+    Ok(found.into_iter().map(|(_, event)| event).collect())
 }
 
 /// Values that must appear verbatim in the stored JSON of any match: the exact and prefix
