@@ -60,6 +60,8 @@ impl Sink {
             }
             None => {
                 let (store, state) = serve::open(config)?;
+                // Windows left by the last run (a server's, or `ingest --follow`'s) carry on.
+                rampart_server::restore_correlation_state(&state)?;
                 Ok(Sink::Local { store, state })
             }
         }
@@ -128,6 +130,7 @@ impl Sink {
     /// Commits whatever the local store still queues.
     pub fn close(self) -> Result<()> {
         if let Sink::Local { store, state } = self {
+            rampart_server::save_correlation_state(&state)?;
             drop(state);
             store.close();
         }

@@ -261,33 +261,51 @@ impl Detector {
         Ok(report)
     }
 
-    /// Runs every event through the rules and their correlations and returns what they
-    /// detected, `now` as its time: the matches of rules that generate alerts, and correlation
-    /// hits. Windows that closed by the batch's newest event time are evaluated too.
+    /// Runs every event through the rules and returns what they detected, `now` as its time:
+    /// matches of rules that raise alerts, and the correlation hits the events complete.
     pub fn detect(&self, events: &[Event], now: OffsetDateTime) -> Vec<Detection> {
+        let matched = self.match_batch(events);
+        self.correlate_batch(matched, |_| true, now)
+    }
+
+    /// The first half of [`Detector::detect`]: the rules' matches on each event, which change no
+    /// state. Only the events that matched are kept (cloned), so that the caller may hand the
+    /// batch to the store and correlate afterwards just the events it stored as new: a resent
+    /// event must not count twice in a window.
+    pub fn match_batch(&self, events: &[Event]) -> BatchMatches {
         let rules = self.rules();
-        let correlating = !rules.correlations.is_empty();
         let mut scratch = Scratch::default();
         let mut matches = Vec::new();
+        let mut matched = Vec::new();
+        let mut newest_ms = None::<i64>;
+        for (index, event) in events.iter().enumerate() {
+            let time_ms = millis(event.timestamp());
+            newest_ms = Some(newest_ms.map_or(time_ms, |newest| newest.max(time_ms)));
+            rules.engine.evaluate(event, &mut scratch, &mut matches);
+            if !matches.is_empty() {
+                matched.push(MatchedEvent { index, event: event.clone(), matches: std::mem::take(&mut matches) });
+            }
+        }
+        BatchMatches { matched, newest_ms }
+    }
+
+    /// The second half of [`Detector::detect`]: detections of the matched events for which
+    /// `is_new(index in the batch)` holds, and the correlation windows they feed; then closes
+    /// the windows due by the batch's newest event time.
+    pub fn correlate_batch(&self, batch: BatchMatches, is_new: impl Fn(usize) -> bool, now: OffsetDateTime) -> Vec<Detection> {
+        let correlating = !self.rules().correlations.is_empty();
         let mut detections = Vec::new();
         let mut hits = Vec::new();
-        let mut newest_ms = None::<i64>;
-        for event in events {
-            matches.clear();
-            rules.engine.evaluate(event, &mut scratch, &mut matches);
+        for MatchedEvent { event, matches, .. } in batch.matched.iter().filter(|m| is_new(m.index)) {
             for found in matches.iter().filter(|found| found.rule.generates) {
                 detections.push(detection_for(event, event.id(), event.timestamp(), found, now));
             }
             if correlating {
-                let time_ms = millis(event.timestamp());
-                newest_ms = Some(newest_ms.map_or(time_ms, |newest| newest.max(time_ms)));
                 // Held per matching event only, so that threads match in parallel.
-                if !matches.is_empty() {
-                    self.correlator().observe(event, event.id(), time_ms, &matches, &mut hits);
-                }
+                self.correlator().observe(event, event.id(), millis(event.timestamp()), matches, &mut hits);
             }
         }
-        if let Some(newest_ms) = newest_ms {
+        if let (true, Some(newest_ms)) = (correlating, batch.newest_ms) {
             self.correlator().expire(newest_ms, &mut hits);
         }
         detections.extend(hits.iter().filter(|hit| hit.rule.generates).map(|hit| detection_of_hit(hit, now)));
@@ -437,4 +455,19 @@ pub fn entities_of<S: FieldSource + ?Sized>(event: &S) -> Vec<Entity> {
         entities.push(Entity { kind, value, field: (*field).to_owned() });
     }
     entities
+}
+
+/// A batch's rule matches, waiting to be correlated ([`Detector::match_batch`]).
+#[derive(Debug, Default)]
+pub struct BatchMatches {
+    matched: Vec<MatchedEvent>,
+    newest_ms: Option<i64>,
+}
+
+#[derive(Debug)]
+struct MatchedEvent {
+    /// Its position in the batch.
+    index: usize,
+    event: Event,
+    matches: Vec<RuleMatch>,
 }

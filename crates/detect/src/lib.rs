@@ -53,8 +53,8 @@ pub use correlation::{
     CorrelationType, Correlator,
 };
 pub use detector::{
-    Detector, ReloadReport, RuleSources, SourceContents, alert_rule, detection_for, detection_of_hit, entities_of, read_disabled,
-    write_disabled,
+    BatchMatches, Detector, ReloadReport, RuleSources, SourceContents, alert_rule, detection_for, detection_of_hit, entities_of,
+    read_disabled, write_disabled,
 };
 pub use error::{MappingError, RuleError, RuleErrorKind, StateError};
 pub use mapping::{DEFAULT_MAPPING, FieldMapping, LogSourceRoute, OneOrMany, RouteKeys};

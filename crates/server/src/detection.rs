@@ -62,8 +62,11 @@ pub fn store_and_detect(state: &AppState, events: Vec<Event>) -> Result<Stored, 
         return Ok(Stored::default());
     }
     // Matching needs the events and the store takes them: detect first, it costs a fraction of the commit.
-    let detections = state.detector.detect(&events, OffsetDateTime::now_utc());
+    // Matching changes no state; correlating does, and only events the store takes as new may
+    // count in a window (a resent batch must not complete a correlation).
+    let matched = state.detector.match_batch(&events);
     let outcome = state.store.append(events)?;
+    let detections = state.detector.correlate_batch(matched, |position| outcome.is_new(position), OffsetDateTime::now_utc());
     if detections.is_empty() {
         return Ok(Stored { outcome, ..Stored::default() });
     }

@@ -175,12 +175,22 @@ pub struct TransitionPage {
 }
 
 /// What an append did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppendOutcome {
     /// Events newly stored.
     pub stored: usize,
     /// Events skipped because their `event.id` was already stored.
     pub duplicates: usize,
+    /// Positions (in the appended batch) of those duplicates, ascending: detection must not
+    /// count a resent event again.
+    pub duplicate_positions: Vec<usize>,
+}
+
+impl AppendOutcome {
+    /// Whether the event at `position` of the batch was newly stored.
+    pub fn is_new(&self, position: usize) -> bool {
+        self.duplicate_positions.binary_search(&position).is_err()
+    }
 }
 
 /// A search: query, time range, page size and where to continue.

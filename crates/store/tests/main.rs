@@ -478,3 +478,19 @@ fn snapshots_are_replaced_whole_and_survive_a_restart() {
     assert!(saved_at > OffsetDateTime::now_utc() - time::Duration::minutes(5));
     assert_eq!(store.load_snapshot("other").unwrap().map(|(_, b)| b), Some(b"x".to_vec()));
 }
+
+#[test]
+fn appends_name_the_positions_of_their_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store.append(vec![event("a", "2026-11-22T10:00:00Z", "192.0.2.1", "ann")]).unwrap();
+    let outcome = store
+        .append(vec![
+            event("b", "2026-11-22T10:00:01Z", "192.0.2.1", "ann"),
+            event("a", "2026-11-22T10:00:00Z", "192.0.2.1", "ann"),
+            event("b", "2026-11-22T10:00:01Z", "192.0.2.1", "ann"),
+        ])
+        .unwrap();
+    assert_eq!((outcome.stored, outcome.duplicates, outcome.duplicate_positions.clone()), (1, 2, vec![1, 2]));
+    assert!(outcome.is_new(0) && !outcome.is_new(1) && !outcome.is_new(2));
+}

@@ -339,9 +339,10 @@ fn bench_detection_lag(seconds: u64) -> Result<()> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(seconds) {
         let now = OffsetDateTime::now_utc();
-        let mut events: Vec<Event> = (0..BATCH - 12)
-            .map(|i| Event::from_json_at(sample_event(sent + i, now + Duration::from_secs(3600)), now))
-            .collect::<Result<_, _>>()?;
+        // Benign traffic stamped now: sample_event(i, base) puts event i at base - 1 h + i ms.
+        let base = now + Duration::from_secs(3600) - Duration::from_millis(sent as u64);
+        let mut events: Vec<Event> =
+            (0..BATCH - 12).map(|i| Event::from_json_at(sample_event(sent + i, base), now)).collect::<Result<_, _>>()?;
         // Twelve failed logins on twelve accounts from one new address: credential stuffing.
         let ip = format!("203.0.{}.{}", (batch_no >> 8) & 255, batch_no & 255);
         for k in 0..12 {

@@ -74,6 +74,7 @@ async fn demo(config: Config, args: Args) -> Result<()> {
     };
     let url = format!("http://{}", listener.local_addr()?);
     let stop = Arc::new(AtomicBool::new(false));
+    let upkeep = super::serve::spawn_correlation_upkeep(state.clone(), config.detect.snapshot_interval);
     let server = tokio::spawn(rampart_server::serve(listener, state, {
         let stop = stop.clone();
         async move {
@@ -111,6 +112,7 @@ async fn demo(config: Config, args: Args) -> Result<()> {
     let fed = feeder.await.context("the feeder stopped")?;
     report(&counts, started);
     server.await.context("the server stopped")?.context("the server failed")?;
+    upkeep.abort();
     tokio::task::spawn_blocking(move || store.close()).await?;
     fed
 }

@@ -193,7 +193,7 @@ fn add(summary: &mut Summary, path: &Path, first_line: usize, delivered: Deliver
     summary.duplicates += delivered.duplicates;
     summary.rejected += delivered.rejected.max(delivered.errors.len());
     summary.alerts_updated += delivered.alerts_updated;
-    summary.labels.count_unlabelled(delivered.accepted.saturating_sub(delivered.labelled.len()) as u64);
+    summary.labels.count_unlabelled((delivered.accepted + delivered.duplicates).saturating_sub(delivered.labelled.len()) as u64);
     for (id, family, source) in &delivered.labelled {
         summary.labels.record(id, Some(family), source.clone());
     }

@@ -255,7 +255,7 @@ fn list(config: &Config, json: bool) -> Result<()> {
             _ => "enabled",
         };
         let kind = rule.correlation.as_ref().map_or("rule", |c| c.kind.as_str());
-        let routed = if rule.routed || rule.correlation.is_some() { "yes" } else { "no" };
+        let routed = if rule.routed { "yes" } else { "no" };
         println!("{:<38} {:<13} {:<16} {:<9} {:<7} {}", rule.id, rule.level.as_str(), kind, state, routed, rule.title);
     }
     println!(

@@ -100,7 +100,7 @@ fn spawn_rule_reload(detector: Arc<Detector>, interval: Duration) -> tokio::task
 
 /// Every second, closes the correlation windows that are due and refreshes their gauges; every
 /// `snapshot_interval`, saves them to the store.
-fn spawn_correlation_upkeep(state: AppState, snapshot_interval: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_correlation_upkeep(state: AppState, snapshot_interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

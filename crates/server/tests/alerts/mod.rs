@@ -426,3 +426,16 @@ fn upkeep_refreshes_the_correlation_gauges() {
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     assert!(text.contains("rampart_correlation_state{measure=\"keys\"} 1"), "{text}");
 }
+
+#[test]
+fn a_resent_batch_does_not_count_twice_in_correlation_windows() {
+    let h = super::harness();
+    let state = h.state.clone().with_detector(brute_force_detector());
+    assert!(rampart_server::store_and_detect(&state, failed_logins(0, 3)).unwrap().alerts.is_empty());
+    let resent = rampart_server::store_and_detect(&state, failed_logins(0, 3)).unwrap();
+    assert_eq!((resent.outcome.duplicates, resent.alerts.len()), (3, 0), "six sends of three events are three events");
+    let stored = rampart_server::store_and_detect(&state, failed_logins(2, 5)).unwrap();
+    assert_eq!((stored.outcome.stored, stored.alerts.len()), (2, 1));
+    let alert = &h.store.list_alerts(&rampart_store::AlertRequest { limit: 10, ..Default::default() }).unwrap().items[0];
+    assert_eq!(alert.event_count, 5);
+}

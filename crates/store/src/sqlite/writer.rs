@@ -191,10 +191,11 @@ fn write_batch(
         let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO events (key, id, ingested_at, body) VALUES (?1, ?2, ?3, ?4)")?;
         for (events, _) in pending {
             let mut outcome = AppendOutcome::default();
-            for event in events {
+            for (position, event) in events.iter().enumerate() {
                 let id = event.id();
                 if !event.id_generated() && (batch_ids.contains(id) || is_stored(&tx, known_days, event, now_ms - dedup_window_ms)?) {
                     outcome.duplicates += 1;
+                    outcome.duplicate_positions.push(position);
                     continue;
                 }
                 let body = event.to_json_string();
