@@ -278,12 +278,17 @@ impl Detector {
         let mut matches = Vec::new();
         let mut matched = Vec::new();
         let mut newest_ms = None::<i64>;
+        // What correlating and alerting read later: the correlations' fields and the entities.
+        let paths: Arc<[String]> =
+            rules.correlations.fields().iter().cloned().chain(ENTITY_SOURCE_FIELDS.iter().map(|f| (*f).to_owned())).collect();
         for (index, event) in events.iter().enumerate() {
             let time_ms = millis(event.timestamp());
             newest_ms = Some(newest_ms.map_or(time_ms, |newest| newest.max(time_ms)));
             rules.engine.evaluate(event, &mut scratch, &mut matches);
             if !matches.is_empty() {
-                matched.push(MatchedEvent { index, event: event.clone(), matches: std::mem::take(&mut matches) });
+                let values = paths.iter().map(|path| event.get(path).cloned()).collect();
+                let event = CapturedEvent { id: event.id().to_owned(), time: event.timestamp(), paths: paths.clone(), values };
+                matched.push(MatchedEvent { index, event, matches: std::mem::take(&mut matches) });
             }
         }
         BatchMatches { matched, newest_ms }
@@ -298,11 +303,11 @@ impl Detector {
         let mut hits = Vec::new();
         for MatchedEvent { event, matches, .. } in batch.matched.iter().filter(|m| is_new(m.index)) {
             for found in matches.iter().filter(|found| found.rule.generates) {
-                detections.push(detection_for(event, event.id(), event.timestamp(), found, now));
+                detections.push(detection_for(event, &event.id, event.time, found, now));
             }
             if correlating {
                 // Held per matching event only, so that threads match in parallel.
-                self.correlator().observe(event, event.id(), millis(event.timestamp()), matches, &mut hits);
+                self.correlator().observe(event, &event.id, millis(event.time), matches, &mut hits);
             }
         }
         if let (true, Some(newest_ms)) = (correlating, batch.newest_ms) {
@@ -468,6 +473,28 @@ pub struct BatchMatches {
 struct MatchedEvent {
     /// Its position in the batch.
     index: usize,
-    event: Event,
+    event: CapturedEvent,
     matches: Vec<RuleMatch>,
+}
+
+/// The fields of a matched event that correlating and alerting read, copied out so the batch
+/// can go to the store meanwhile (cloning whole events cost more than the correlating).
+#[derive(Debug)]
+struct CapturedEvent {
+    id: String,
+    time: OffsetDateTime,
+    /// Shared by the batch; `values[i]` is the event's value at `paths[i]`.
+    paths: Arc<[String]>,
+    values: Vec<Option<serde_json::Value>>,
+}
+
+impl FieldSource for CapturedEvent {
+    fn field(&self, path: &str) -> Option<FieldValue<'_>> {
+        let index = self.paths.iter().position(|p| p == path)?;
+        self.values.get(index)?.as_ref().map(FieldValue::from_json)
+    }
+
+    fn for_each_text<'s>(&'s self, _visit: &mut dyn FnMut(&'s str)) {
+        // Full-text search is the matcher's, done before the capture.
+    }
 }

@@ -68,6 +68,8 @@ struct SetInner {
     correlations: Vec<CompiledCorrelation>,
     /// Rule id → (correlation index, input index) of every correlation input it feeds.
     readers: HashMap<String, Vec<(usize, usize)>>,
+    /// Every event field the correlations read (group-by and measured fields), each once.
+    fields: Vec<String>,
 }
 
 impl CorrelationSet {
@@ -78,11 +80,21 @@ impl CorrelationSet {
             let index = set.correlations.len();
             for (input_index, input) in inputs.iter().enumerate() {
                 set.readers.entry(input.rule.clone()).or_default().push((index, input_index));
+                for field in input.group_fields.iter().chain(&input.value_field) {
+                    if !set.fields.contains(field) {
+                        set.fields.push(field.clone());
+                    }
+                }
             }
             let output_names = inputs.first().map(|input| input.group_fields.clone()).unwrap_or_default();
             set.correlations.push(CompiledCorrelation { info, spec, inputs, output_names, state_version });
         }
         CorrelationSet { inner: Arc::new(set) }
+    }
+
+    /// Every event field the correlations read (group-by and measured fields), each once.
+    pub fn fields(&self) -> &[String] {
+        &self.inner.fields
     }
 
     /// How many correlations run.
