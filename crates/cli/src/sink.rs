@@ -119,8 +119,7 @@ impl Sink {
             }
             Sink::DetectOnly { detector, .. } => {
                 let detections = detector.expire(end);
-                let found = detections.iter().map(|d| (d.rule.id.as_str(), d.rule.title.as_str(), d.rule.level.as_str()));
-                Ok(Delivered { alerts_by_rule: RuleCount::tally(found), detections, ..Delivered::default() })
+                Ok(Delivered { alerts_by_rule: tally(&detections), detections, ..Delivered::default() })
             }
             // A server closes its windows by its own clock.
             Sink::Remote { .. } => Ok(Delivered::default()),
@@ -136,6 +135,11 @@ impl Sink {
         }
         Ok(())
     }
+}
+
+/// Detections counted by rule, as ingest answers count new alerts.
+fn tally(detections: &[Detection]) -> Vec<RuleCount> {
+    RuleCount::tally(detections.iter().map(|d| (d.rule.id.as_str(), d.rule.title.as_str(), d.rule.level.as_str())))
 }
 
 /// The ground truth of a labelled event: (event id, family, source address).
@@ -184,8 +188,7 @@ fn detect_lines(ingestor: &Ingestor, detector: &Detector, format: &LineFormat, b
         }
     }
     delivered.rejected = delivered.errors.len();
-    let found = delivered.detections.iter().map(|d| (d.rule.id.as_str(), d.rule.title.as_str(), d.rule.level.as_str()));
-    delivered.alerts_by_rule = RuleCount::tally(found);
+    delivered.alerts_by_rule = tally(&delivered.detections);
     delivered
 }
 

@@ -298,19 +298,11 @@ impl Detector {
     /// `is_new(index in the batch)` holds, and the correlation windows they feed; then closes
     /// the windows due by the batch's newest event time.
     pub fn correlate_batch(&self, batch: BatchMatches, is_new: impl Fn(usize) -> bool, now: OffsetDateTime) -> Vec<Detection> {
-        let correlating = !self.rules().correlations.is_empty();
-        let mut detections = Vec::new();
-        let mut hits = Vec::new();
+        let (mut detections, mut hits) = (Vec::new(), Vec::new());
         for MatchedEvent { event, matches, .. } in batch.matched.iter().filter(|m| is_new(m.index)) {
-            for found in matches.iter().filter(|found| found.rule.generates) {
-                detections.push(detection_for(event, &event.id, event.time, found, now));
-            }
-            if correlating {
-                // Held per matching event only, so that threads match in parallel.
-                self.correlator().observe(event, &event.id, millis(event.time), matches, &mut hits);
-            }
+            self.observe(event, &event.id, event.time, matches, now, &mut detections, &mut hits);
         }
-        if let (true, Some(newest_ms)) = (correlating, batch.newest_ms) {
+        if let Some(newest_ms) = batch.newest_ms {
             self.correlator().expire(newest_ms, &mut hits);
         }
         detections.extend(hits.iter().filter(|hit| hit.rule.generates).map(|hit| detection_of_hit(hit, now)));
@@ -330,19 +322,34 @@ impl Detector {
         now: OffsetDateTime,
         out: &mut Vec<Detection>,
     ) {
+        let mut hits = Vec::new();
+        self.observe(record, event_id, event_time, matches, now, out, &mut hits);
+        out.extend(hits.iter().filter(|hit| hit.rule.generates).map(|hit| detection_of_hit(hit, now)));
+    }
+
+    /// One event's detections (matches of rules that generate) and the correlation hits it causes.
+    #[allow(clippy::too_many_arguments)]
+    fn observe<S: FieldSource + ?Sized>(
+        &self,
+        record: &S,
+        event_id: &str,
+        event_time: OffsetDateTime,
+        matches: &[RuleMatch],
+        now: OffsetDateTime,
+        detections: &mut Vec<Detection>,
+        hits: &mut Vec<CorrelationHit>,
+    ) {
         for found in matches.iter().filter(|found| found.rule.generates) {
-            out.push(detection_for(record, event_id, event_time, found, now));
+            detections.push(detection_for(record, event_id, event_time, found, now));
         }
         if matches.is_empty() {
             return;
         }
+        // Held per matching event only, so that threads match in parallel.
         let mut correlator = self.correlator();
-        if correlator.is_empty() {
-            return;
+        if !correlator.is_empty() {
+            correlator.observe(record, event_id, millis(event_time), matches, hits);
         }
-        let mut hits = Vec::new();
-        correlator.observe(record, event_id, millis(event_time), matches, &mut hits);
-        out.extend(hits.iter().filter(|hit| hit.rule.generates).map(|hit| detection_of_hit(hit, now)));
     }
 
     /// Evaluates the correlation windows closed by `now` (event time: the newest event time for

@@ -3,12 +3,13 @@
 use std::io::Write;
 
 use anyhow::{Result, anyhow, bail};
-use rampart_model::{Alert, AlertStatus, AlertTransition, Classification, EntityKind, format_timestamp, parse_timestamp};
+use rampart_model::{Alert, AlertStatus, AlertTransition, Classification, EntityKind, format_timestamp};
 use rampart_store::{AlertAction, AlertRequest, MAX_SEARCH_LIMIT, SqliteOptions, SqliteStore, Store};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use super::Global;
+use super::events::time_arg;
 use crate::datadir::DataDir;
 
 /// Longest note, as the API takes it.
@@ -116,23 +117,14 @@ pub fn run(global: &Global, command: Command) -> Result<()> {
 }
 
 fn list(store: &SqliteStore, args: ListArgs) -> Result<()> {
-    let time = |name: &str, value: &Option<String>| -> Result<Option<OffsetDateTime>> {
-        value
-            .as_ref()
-            .map(|v| {
-                let json = v.parse::<i64>().map(serde_json::Value::from).unwrap_or_else(|_| serde_json::Value::String(v.clone()));
-                parse_timestamp(&json).ok_or_else(|| anyhow!("--{name}: `{v}` is not an RFC 3339 time or epoch seconds"))
-            })
-            .transpose()
-    };
     let entity = args.entity.as_deref().map(parse_entity).transpose()?;
     let mut request = AlertRequest {
         rule_id: args.rule,
         level: args.level,
         entity,
         status: args.status,
-        from: time("from", &args.from)?,
-        to: time("to", &args.to)?,
+        from: time_arg("from", &args.from)?,
+        to: time_arg("to", &args.to)?,
         limit: 0,
         cursor: None,
     };

@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::{Context, Result, anyhow};
 use rampart_model::{Event, Query, fields, parse_timestamp};
 use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
+use time::OffsetDateTime;
 
 use super::Global;
 use crate::datadir::DataDir;
@@ -34,6 +35,17 @@ pub struct SearchArgs {
     json: bool,
 }
 
+/// The value of a `--from`/`--to` option: an RFC 3339 time or epoch seconds.
+pub fn time_arg(name: &str, value: &Option<String>) -> Result<Option<OffsetDateTime>> {
+    value
+        .as_ref()
+        .map(|v| {
+            let json = v.parse::<i64>().map(serde_json::Value::from).unwrap_or_else(|_| serde_json::Value::String(v.clone()));
+            parse_timestamp(&json).ok_or_else(|| anyhow!("--{name}: `{v}` is not an RFC 3339 time or epoch seconds"))
+        })
+        .transpose()
+}
+
 pub fn run(global: &Global, Command::Search(args): Command) -> Result<()> {
     let config = global.config()?;
     let dir = DataDir::new(&config.data_dir);
@@ -41,18 +53,9 @@ pub fn run(global: &Global, Command::Search(args): Command) -> Result<()> {
         return Err(anyhow!("no events stored in {} yet", config.data_dir.display()));
     }
     let store = SqliteStore::open(&dir.db_path(), SqliteOptions::default())?;
-    let time = |name: &str, value: &Option<String>| -> Result<_> {
-        value
-            .as_ref()
-            .map(|v| {
-                let json = v.parse::<i64>().map(serde_json::Value::from).unwrap_or_else(|_| serde_json::Value::String(v.clone()));
-                parse_timestamp(&json).ok_or_else(|| anyhow!("--{name}: `{v}` is not an RFC 3339 time or epoch seconds"))
-            })
-            .transpose()
-    };
     let mut request = SearchRequest::new(Query::parse(&args.query).context("invalid query")?);
-    request.from = time("from", &args.from)?;
-    request.to = time("to", &args.to)?;
+    request.from = time_arg("from", &args.from)?;
+    request.to = time_arg("to", &args.to)?;
     let mut remaining = args.limit;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
