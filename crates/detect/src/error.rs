@@ -46,6 +46,22 @@ pub enum RuleErrorKind {
         /// The limit.
         limit: u64,
     },
+    /// The file's YAML aliases expand to more than a rule file may hold.
+    #[error("the file expands (YAML aliases included) beyond {values} values or {bytes} bytes of text, the most a rule file may hold")]
+    Expands {
+        /// The most values.
+        values: usize,
+        /// The most bytes of scalar text.
+        bytes: usize,
+    },
+    /// All rule files together are larger than the rule set may be.
+    #[error("the rule files read so far hold {total} bytes; all rule files together may hold at most {limit} bytes")]
+    TotalTooLarge {
+        /// The bytes read before this file, plus this file.
+        total: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The file is not YAML.
     #[error("not valid YAML: {0}")]
     Yaml(String),

@@ -58,6 +58,9 @@ pub use detector::{
 };
 pub use error::{MappingError, RuleError, RuleErrorKind, StateError};
 pub use mapping::{DEFAULT_MAPPING, FieldMapping, LogSourceRoute, OneOrMany, RouteKeys};
-pub use ruleset::{MAX_RULE_FILE_BYTES, builtin_rules, is_rule_file, read_rule_dir, read_rule_path};
-pub use sigma::{CompiledRules, Engine, Level, LogSource, MatchedField, RuleFile, RuleInfo, RuleMatch, Scratch, compile_rules};
+pub use ruleset::{MAX_RULE_BYTES_TOTAL, MAX_RULE_FILE_BYTES, builtin_rules, is_rule_file, read_rule_dir, read_rule_path};
+pub use sigma::{
+    CompiledRules, Engine, Level, LogSource, MAX_EXPANDED_BYTES, MAX_EXPANDED_VALUES, MatchedField, RuleFile, RuleInfo, RuleMatch, Scratch,
+    compile_rules,
+};
 pub use window::{Aggregate, ClosedWindow, Key, Observation, Reading, Refusal, SnapshotError, WindowLimits, WindowStats, WindowedState};

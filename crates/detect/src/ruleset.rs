@@ -7,6 +7,8 @@ use crate::sigma::RuleFile;
 
 /// The largest rule file read; bigger ones are refused unread.
 pub const MAX_RULE_FILE_BYTES: u64 = 1024 * 1024;
+/// The most bytes of rule files read from one directory tree, and compiled into one rule set.
+pub const MAX_RULE_BYTES_TOTAL: u64 = 64 * 1024 * 1024;
 /// The most rule files read from one directory tree.
 const MAX_FILES: usize = 20_000;
 
@@ -41,7 +43,15 @@ pub fn read_rule_dir(dir: &Path) -> (Vec<RuleFile>, Vec<RuleError>) {
     let mut paths = Vec::new();
     collect(dir, &mut paths, &mut errors, 0);
     paths.sort();
+    let mut total = 0;
     for path in paths.into_iter().take(MAX_FILES) {
+        let size = std::fs::metadata(&path).map_or(0, |meta| meta.len());
+        if total + size > MAX_RULE_BYTES_TOTAL {
+            let kind = RuleErrorKind::TotalTooLarge { total: total + size, limit: MAX_RULE_BYTES_TOTAL };
+            errors.push(RuleError::new(&path.display().to_string(), None, None, kind));
+            continue;
+        }
+        total += size;
         read_file(&path, &mut files, &mut errors);
     }
     (files, errors)

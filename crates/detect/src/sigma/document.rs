@@ -7,6 +7,7 @@ use serde_norway::{Mapping, Value};
 
 use crate::correlation::{CorrelationBody, parse_correlation};
 use crate::error::{RuleError, RuleErrorKind};
+use crate::sigma::budget::{Budget, MAX_EXPANDED_BYTES, MAX_EXPANDED_VALUES};
 
 /// A rule's `logsource`: which events it is written for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -186,12 +187,23 @@ pub(crate) fn parse_documents(file: &str, text: &str) -> (Vec<SourcedDocument>, 
     // First the YAML itself, up to its first error. serde_norway's document iterator must not be
     // driven past one: after a syntax error it repeats it forever, and after an unknown alias it
     // resumes mid-document and panics.
+    // The walk also bounds what aliases expand to, before anything is built from them.
     let mut valid = 0;
     let mut yaml_error = None;
+    let mut budget = Budget::new();
     for deserializer in serde_norway::Deserializer::from_str(text) {
-        if let Err(error) = Value::deserialize(deserializer) {
+        if let Err(error) = budget.walk(deserializer) {
             let line = error.location().map(|l| l.line());
-            yaml_error = Some(RuleError::new(file, line, None, RuleErrorKind::Yaml(error.to_string())));
+            let kind = if budget.exceeded {
+                RuleErrorKind::Expands { values: MAX_EXPANDED_VALUES, bytes: MAX_EXPANDED_BYTES }
+            } else {
+                RuleErrorKind::Yaml(error.to_string())
+            };
+            if budget.exceeded {
+                // Nothing of a file that tries this loads.
+                return (Vec::new(), vec![RuleError::new(file, line, None, kind)]);
+            }
+            yaml_error = Some(RuleError::new(file, line, None, kind));
             break;
         }
         valid += 1;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::correlation::{BaseRule, CorrelationSet, CorrelationSpec, plan_correlations};
 use crate::error::{RuleError, RuleErrorKind};
 use crate::mapping::FieldMapping;
+use crate::ruleset::MAX_RULE_BYTES_TOTAL;
 use crate::sigma::compile::{AtomTable, Expr, compile_detection};
 use crate::sigma::document::{Document, FilterDocument, Level, LogSource, SourcedDocument, parse_documents};
 use crate::sigma::matcher::{CompiledRule, Engine, Route};
@@ -105,7 +106,13 @@ pub struct CompiledRules {
 pub fn compile_rules(files: &[RuleFile], mapping: &FieldMapping, disabled: &HashSet<String>) -> CompiledRules {
     let mut errors = Vec::new();
     let mut documents = Vec::new();
+    let mut total = 0;
     for file in files {
+        total += file.text.len() as u64;
+        if total > MAX_RULE_BYTES_TOTAL {
+            errors.push(RuleError::new(&file.name, None, None, RuleErrorKind::TotalTooLarge { total, limit: MAX_RULE_BYTES_TOTAL }));
+            continue;
+        }
         let (docs, errs) = parse_documents(&file.name, &file.text);
         documents.extend(docs);
         errors.extend(errs);

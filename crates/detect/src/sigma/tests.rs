@@ -1,7 +1,6 @@
 //! Conformance tests of the Sigma engine against the SigmaHQ specification v2.1, mostly with its own examples.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -10,7 +9,8 @@ use serde_json::{Value as Json, json};
 
 use crate::error::{RuleError, RuleErrorKind};
 use crate::mapping::FieldMapping;
-use crate::sigma::{CompiledRules, MatchedField, RuleFile, RuleMatch, Scratch, compile_rules};
+use crate::ruleset::MAX_RULE_FILE_BYTES;
+use crate::sigma::{CompiledRules, MAX_EXPANDED_BYTES, MAX_EXPANDED_VALUES, MatchedField, RuleFile, RuleMatch, Scratch, compile_rules};
 
 /// The head of every test rule: `product: rampart, category: web` is routed to events whose
 /// `event.category` holds `web`, which [`event`] adds.
@@ -1268,8 +1268,7 @@ fn unknown_rule_attributes_are_refused_with_their_line() {
 }
 
 #[test]
-fn a_huge_rule_is_refused_quickly() {
-    let start = Instant::now();
+fn a_huge_rule_is_refused() {
     let mut detection = String::from("selection:\n    Name:\n");
     for index in 0..50_000 {
         detection.push_str(&format!("        - 'value-{index}'\n"));
@@ -1286,7 +1285,6 @@ fn a_huge_rule_is_refused_quickly() {
     detection.push_str("condition: selection\n");
     let error = refused(&detection);
     assert_eq!(message(&error), "the detection has more than 20000 values");
-    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
 }
 
 #[test]
@@ -1303,10 +1301,38 @@ fn hostile_yaml_is_refused() {
         bomb.push_str(&format!("  {name}: &{name} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"));
     }
     bomb.push_str("  condition: j\n");
-    let start = Instant::now();
     let error = refused_file(&bomb);
-    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
     assert_eq!((error.line, error.kind), (None, RuleErrorKind::Yaml("repetition limit exceeded".to_owned())));
+}
+
+#[test]
+fn issue_11_one_large_anchor_aliased_many_times_is_refused() {
+    // 20,000 values under one anchor, aliased by 500 selections: 10 million values from a file far
+    // under the 1 MiB cap. serde_norway's own guard allows it (jumps ≤ 100 × events).
+    let values = (0..20_000).map(|i| format!("v{i}")).collect::<Vec<_>>().join(", ");
+    let mut text = format!("title: x\nlogsource: {{category: web}}\ndetection:\n  a:\n    Name: &a [{values}]\n");
+    for index in 0..500 {
+        text.push_str(&format!("  s{index}:\n    Name: *a\n"));
+    }
+    text.push_str("  condition: 1 of s*\n");
+    assert!(text.len() < MAX_RULE_FILE_BYTES as usize, "{}", text.len());
+    let error = refused_file(&text);
+    assert_eq!(error.kind, RuleErrorKind::Expands { values: MAX_EXPANDED_VALUES, bytes: MAX_EXPANDED_BYTES });
+    assert!(error.line.is_some(), "{error}");
+    assert!(error.to_string().starts_with("bad.yml:"), "{error}");
+}
+
+#[test]
+fn issue_11_all_rule_files_together_are_bounded() {
+    // Sixty-five files of 1 MiB (comments): the last ones are refused unread, with file and reason.
+    let filler = format!("# {}\n", "x".repeat(1024 * 1024 - 3));
+    let mut files: Vec<RuleFile> = (0..65).map(|i| file(&format!("f{i}.yml"), &filler)).collect();
+    files.push(file("good.yml", GOOD));
+    let compiled = compile(&files);
+    assert!(compiled.rules.is_empty());
+    let refused: Vec<_> =
+        compiled.errors.iter().filter(|e| matches!(e.kind, RuleErrorKind::TotalTooLarge { .. })).map(|e| e.file.as_str()).collect();
+    assert_eq!(refused, vec!["f64.yml", "good.yml"]);
 }
 
 #[test]
