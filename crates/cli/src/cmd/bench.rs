@@ -1,4 +1,4 @@
-//! `rampart bench store|ingest|parse|detect|correlate`: throughput and latency on this machine, with seeded traffic.
+//! `rampart bench store|ingest|parse|detect|correlate|soak`: throughput and latency on this machine, with seeded traffic.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,6 +77,10 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         lag_seconds: u64,
     },
+    /// A real `rampart serve` fed live shop traffic and access lines (attacks included, so alerts
+    /// are raised) for a long time: failed requests, resident memory each minute, and every
+    /// acknowledged event still stored after a SIGKILL and restart.
+    Soak(super::soak::Args),
 }
 
 pub fn run(_global: &Global, command: Command) -> Result<()> {
@@ -91,6 +95,7 @@ pub fn run(_global: &Global, command: Command) -> Result<()> {
             bench_correlate(groups.max(1), events.max(1))?;
             bench_detection_lag(lag_seconds.max(1))
         }
+        Command::Soak(args) => super::soak::run(args),
     }
 }
 

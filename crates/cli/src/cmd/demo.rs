@@ -201,7 +201,7 @@ fn report(counts: &Counts, started: Instant) {
     );
 }
 
-fn humanize(duration: Duration) -> String {
+pub(super) fn humanize(duration: Duration) -> String {
     let seconds = duration.as_secs();
     if seconds >= 3600 && seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)

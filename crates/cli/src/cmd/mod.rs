@@ -10,6 +10,7 @@ pub mod init;
 pub mod replay;
 pub mod rules;
 pub mod serve;
+mod soak;
 pub mod token;
 
 use std::path::PathBuf;
