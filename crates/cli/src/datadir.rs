@@ -38,6 +38,19 @@ impl DataDir {
     /// Creates the directory (0700) and a new key, only if the directory is empty or absent.
     /// Returns `false` when it was set up already.
     pub fn init(&self) -> Result<bool> {
+        if !self.can_init()? {
+            return Ok(false);
+        }
+        create_private_dir(&self.root)?;
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        write_private(&self.key_path(), hex::encode(key).as_bytes())?;
+        Ok(true)
+    }
+
+    /// What [`DataDir::init`] would do, changing nothing: `true` when it would make a key,
+    /// `false` when the directory is set up already, an error when it holds data but no key.
+    pub fn can_init(&self) -> Result<bool> {
         if !self.is_empty()? {
             if self.key_path().exists() {
                 return Ok(false);
@@ -47,10 +60,6 @@ impl DataDir {
                 self.root.display()
             );
         }
-        create_private_dir(&self.root)?;
-        let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
-        write_private(&self.key_path(), hex::encode(key).as_bytes())?;
         Ok(true)
     }
 
@@ -83,7 +92,8 @@ impl DataDir {
     }
 }
 
-fn create_private_dir(path: &Path) -> Result<()> {
+/// Creates `path` and its missing parents, and restricts `path` to its owner (0700).
+pub fn create_private_dir(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
     #[cfg(unix)]
     {

@@ -1,5 +1,7 @@
 //! `rampart`: the command-line entry point. Exit codes: 0 success, 1 failure, 2 usage error.
 
+#[macro_use]
+mod out;
 mod cmd;
 mod config;
 mod datadir;
@@ -7,19 +9,21 @@ mod follow;
 mod generate;
 mod sink;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Rampart: security operations for online shops.
 #[derive(Debug, Parser)]
 #[command(name = "rampart", version, about, propagate_version = true)]
 struct Cli {
-    /// Data directory (overrides store.data_dir).
+    /// Data directory (overrides store.data_dir; `demo`: kept, not temporary). Not for `generate`.
     #[arg(long, global = true, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Configuration file [default: ./rampart.toml when present].
+    /// Configuration file [default: ./rampart.toml when present; `demo`: the embedded defaults].
+    /// Not for `generate`.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -57,11 +61,30 @@ enum Command {
     Ingest(cmd::ingest::Args),
 }
 
-fn main() -> ExitCode {
+/// Parses the command line; a verb that touches no data directory and reads no settings
+/// (`generate`) refuses `--data` and `--config` as a usage error rather than ignoring them.
+fn parse() -> Cli {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Generate(_)) && (cli.data.is_some() || cli.config.is_some()) {
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, "`generate` writes files only: it takes neither --data nor --config")
+            .exit();
+    }
+    cli
+}
+
+fn main() -> ExitCode {
+    let cli = parse();
+    // The demo's screen is its own output: alert lines stay in the log at debug level, not on it.
+    let default_filter = match cli.command {
+        Command::Demo(_) => "info,rampart::alert=warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()))
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal, never in a file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let global = cmd::Global { data: cli.data, config: cli.config };
     let result = match cli.command {
@@ -79,6 +102,12 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped reading (`| head`) is not a failure.
+        Err(error) if out::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) if error.chain().any(|cause| cause.is::<cmd::UsageError>()) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

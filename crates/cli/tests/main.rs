@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
 mod alerts;
+mod issue_11;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -326,7 +327,7 @@ fn replay_keeps_old_timestamps_and_recognizes_a_second_run() {
         }
     }
     let bad = rampart(dir.path(), &["replay", "access.log", "--format", "apache9"]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2), "a usage error");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no format is named `apache9`"));
 }
 
@@ -444,7 +445,7 @@ fn rules_tooling_validates_tests_lists_and_disables() {
     let out = rampart(dir.path(), &["replay", "access.log", "--no-store", "--json"]);
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mine = |summary: &serde_json::Value| {
-        summary["alerts_by_rule"].as_array().unwrap().iter().find(|r| r["rule"] == "test-union-select").cloned()
+        summary["detections_by_rule"].as_array().unwrap().iter().find(|r| r["rule"] == "test-union-select").cloned()
     };
     assert_eq!(mine(&summary), None, "a disabled rule matches nothing: {summary}");
     assert!(rampart(dir.path(), &["rules", "enable", "test-union-select"]).status.success());
@@ -536,7 +537,8 @@ fn replay_scores_generated_traffic_by_family_in_both_modes() {
         }
         assert_eq!(summary["truth"]["benign_only"], serde_json::json!({}), "{mode:?}");
         // Correlations fire in both modes: credential stuffing is only caught by one.
-        let rules: Vec<&str> = summary["alerts_by_rule"].as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap()).collect();
+        let by_rule = if mode.is_empty() { "alerts_by_rule" } else { "detections_by_rule" };
+        let rules: Vec<&str> = summary[by_rule].as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap()).collect();
         assert!(rules.iter().any(|t| t.to_lowercase().contains("credential stuffing")), "{mode:?}: {rules:?}");
     }
     // Stored: the human summary carries the table.

@@ -93,9 +93,16 @@ pub fn store_detections(state: &AppState, detections: &[Detection]) -> Result<St
 
 /// Counts and logs each change; returns the new alerts by rule.
 fn report(state: &AppState, changes: &[AlertChange]) -> Vec<RuleCount> {
+    let rules = state.detector.rules();
     for change in changes {
         state.metrics.count_alert_change(change);
-        tracing::info!(target: ALERT_LOG_TARGET, "{}", alert_log_line(change));
+        let correlation = rules.rules.iter().any(|r| r.id == change.alert.rule.id && r.correlation.is_some());
+        // A new alert is news; a repeat folded into an open one is detail.
+        if change.created {
+            tracing::info!(target: ALERT_LOG_TARGET, "{}", alert_log_line(change, correlation));
+        } else {
+            tracing::debug!(target: ALERT_LOG_TARGET, "{}", alert_log_line(change, correlation));
+        }
     }
     let created = changes.iter().filter(|c| c.created).map(|c| &c.alert.rule);
     RuleCount::tally(created.map(|rule| (rule.id.as_str(), rule.title.as_str(), rule.level.as_str())))

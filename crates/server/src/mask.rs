@@ -74,12 +74,21 @@ pub fn masked_alert(alert: &Alert) -> Alert {
 }
 
 /// The JSON line logged for an alert created or updated: `{"change", "events_added", "alert"}`
-/// with the alert masked.
-pub fn alert_log_line(change: &AlertChange) -> String {
+/// with the alert masked. A correlation's (`correlation: true`) matched value is what it
+/// measured, a count or a sum of the field it names: a number, shown as it is.
+pub fn alert_log_line(change: &AlertChange, correlation: bool) -> String {
+    let mut alert = masked_alert(&change.alert);
+    if correlation {
+        for (masked, measured) in alert.matched.iter_mut().zip(&change.alert.matched) {
+            if measured.value.parse::<f64>().is_ok() {
+                masked.value.clone_from(&measured.value);
+            }
+        }
+    }
     json!({
         "change": if change.created { "created" } else { "updated" },
         "events_added": change.events_added,
-        "alert": masked_alert(&change.alert),
+        "alert": alert,
     })
     .to_string()
 }
@@ -95,6 +104,38 @@ mod tests {
         assert_eq!(mask_personal("élodie@exemple.fr"), "é***@***.fr");
         assert_eq!(mask_personal("x@localhost"), "x***@***");
         assert_eq!(mask_personal(""), "***");
+    }
+
+    #[test]
+    fn issue_11_a_correlations_count_is_logged_unmasked() {
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let alert = Alert {
+            id: "a1".into(),
+            rule: rampart_model::AlertRule {
+                id: "r".into(),
+                version: String::new(),
+                title: "Credential stuffing".into(),
+                level: "high".into(),
+                tags: Vec::new(),
+            },
+            entities: vec![rampart_model::Entity { kind: EntityKind::Ip, value: "203.0.113.7".into(), field: "source.ip".into() }],
+            group_by: [("source.ip".to_owned(), "203.0.113.7".to_owned())].into(),
+            first_event_time: at,
+            last_event_time: at,
+            detected_at: at,
+            updated_at: at,
+            event_count: 12,
+            evidence: Vec::new(),
+            matched: vec![rampart_model::MatchedValue { field: "user.name".into(), value: "12".into() }],
+            status: rampart_model::AlertStatus::Open,
+            classification: None,
+        };
+        let change = AlertChange { alert, created: true, events_added: 12 };
+        let line: serde_json::Value = serde_json::from_str(&alert_log_line(&change, true)).unwrap();
+        assert_eq!(line["alert"]["matched"], json!([{"field": "user.name", "value": "12"}]));
+        // A single-event rule's user.name is personal data, digits or not.
+        let line: serde_json::Value = serde_json::from_str(&alert_log_line(&change, false)).unwrap();
+        assert_eq!(line["alert"]["matched"], json!([{"field": "user.name", "value": "1***"}]));
     }
 
     #[test]

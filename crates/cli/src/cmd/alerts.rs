@@ -8,8 +8,8 @@ use rampart_store::{AlertAction, AlertRequest, MAX_SEARCH_LIMIT, SqliteOptions, 
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::Global;
 use super::events::time_arg;
+use super::{Global, usage};
 use crate::datadir::DataDir;
 
 /// Longest note, as the API takes it.
@@ -68,11 +68,11 @@ pub struct ListArgs {
     #[arg(long, value_parser = parse_status)]
     status: Option<AlertStatus>,
     /// Only alerts whose last event is at or after this time (RFC 3339 or epoch seconds).
-    #[arg(long)]
-    from: Option<String>,
+    #[arg(long, value_parser = time_arg)]
+    from: Option<OffsetDateTime>,
     /// Only alerts whose last event is at or before this time (RFC 3339 or epoch seconds).
-    #[arg(long)]
-    to: Option<String>,
+    #[arg(long, value_parser = time_arg)]
+    to: Option<OffsetDateTime>,
     /// Most alerts to print.
     #[arg(long, default_value_t = 50)]
     limit: usize,
@@ -123,16 +123,15 @@ fn list(store: &SqliteStore, args: ListArgs) -> Result<()> {
         level: args.level,
         entity,
         status: args.status,
-        from: time_arg("from", &args.from)?,
-        to: time_arg("to", &args.to)?,
+        from: args.from,
+        to: args.to,
         limit: 0,
         cursor: None,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if !args.json {
-        writeln!(out, "{:<32} {:<24} {:<13} {:<12} {:>6}  {:<40} ENTITIES", "ID", "LAST EVENT", "LEVEL", "STATUS", "EVENTS", "RULE")?;
-    }
+    // The table's columns are as wide as their longest cell, so it is read after the last page.
+    let mut rows = Vec::new();
     let mut remaining = args.limit;
     while remaining > 0 {
         request.limit = remaining.min(MAX_SEARCH_LIMIT);
@@ -142,13 +141,43 @@ fn list(store: &SqliteStore, args: ListArgs) -> Result<()> {
             if args.json {
                 writeln!(out, "{}", serde_json::to_string(alert)?)?;
             } else {
-                writeln!(out, "{}", table_row(alert))?;
+                rows.push(table_row(alert));
             }
         }
         match page.next_cursor {
             Some(cursor) => request.cursor = Some(cursor),
             None => break,
         }
+    }
+    if !args.json {
+        write_table(&mut out, &rows)?;
+    }
+    Ok(())
+}
+
+const HEADER: [&str; 7] = ["ID", "LAST EVENT", "LEVEL", "STATUS", "EVENTS", "RULE", "ENTITIES"];
+
+/// The alerts table: each column as wide as its widest cell, the count right-aligned, the last
+/// column unpadded.
+fn write_table(out: &mut impl Write, rows: &[[String; 7]]) -> std::io::Result<()> {
+    let mut widths = HEADER.map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let header = HEADER.map(str::to_owned);
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            let pad = " ".repeat(width - cell.chars().count());
+            match i {
+                4 => line.push_str(&format!("{pad}{cell}  ")),
+                6 => line.push_str(cell),
+                _ => line.push_str(&format!("{cell}{pad} ")),
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
@@ -160,23 +189,23 @@ fn parse_entity(text: &str) -> Result<(Option<EntityKind>, String)> {
         _ => (None, text),
     };
     if value.is_empty() {
-        bail!("--entity: expected kind:value (kinds: ip, account, email, device, card, session, asn, api_key) or a bare value");
+        return Err(usage(
+            "--entity: expected kind:value (kinds: ip, account, email, device, card, session, asn, api_key) or a bare value",
+        ));
     }
     Ok((kind, value.to_owned()))
 }
 
-fn table_row(alert: &Alert) -> String {
-    let title: String = alert.rule.title.chars().take(40).collect();
-    format!(
-        "{:<32} {:<24} {:<13} {:<12} {:>6}  {:<40} {}",
-        alert.id,
+fn table_row(alert: &Alert) -> [String; 7] {
+    [
+        alert.id.clone(),
         format_timestamp(alert.last_event_time),
-        alert.rule.level,
+        alert.rule.level.clone(),
         status_text(alert),
-        alert.event_count,
-        title,
-        entities_text(alert)
-    )
+        alert.event_count.to_string(),
+        alert.rule.title.chars().take(60).collect(),
+        entities_text(alert),
+    ]
 }
 
 fn status_text(alert: &Alert) -> String {
@@ -193,7 +222,7 @@ fn entities_text(alert: &Alert) -> String {
 fn show(store: &SqliteStore, id: &str, json: bool) -> Result<()> {
     let (alert, transitions) = store.get_alert(id)?.ok_or_else(|| not_found(id))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&json!({"alert": alert, "transitions": transitions, "evidence": alert.evidence}))?);
+        outln!("{}", serde_json::to_string_pretty(&json!({"alert": alert, "transitions": transitions, "evidence": alert.evidence}))?);
         return Ok(());
     }
     let stdout = std::io::stdout();
@@ -246,19 +275,19 @@ fn transition_text(t: &AlertTransition) -> String {
 
 fn change(store: &SqliteStore, id: &str, action: AlertAction, who: Who) -> Result<()> {
     let actor = match who.actor {
-        Some(actor) if actor.trim().is_empty() => bail!("--actor must not be empty"),
+        Some(actor) if actor.trim().is_empty() => return Err(usage("--actor must not be empty")),
         Some(actor) => actor,
         None => format!("cli:{}", os_user()),
     };
     let note = who.note.filter(|n| !n.trim().is_empty());
     if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
-        bail!("--note is longer than {MAX_NOTE_CHARS} characters");
+        return Err(usage(format!("--note is longer than {MAX_NOTE_CHARS} characters")));
     }
     let alert = store.transition_alert(id, action, &actor, note.as_deref(), OffsetDateTime::now_utc()).map_err(|error| match error {
         rampart_store::StoreError::AlertNotFound(_) => not_found(id),
         other => other.into(),
     })?;
-    println!("{} {}", alert.id, status_text(&alert));
+    outln!("{} {}", alert.id, status_text(&alert));
     Ok(())
 }
 
@@ -266,10 +295,64 @@ fn not_found(id: &str) -> anyhow::Error {
     anyhow!("there is no alert `{id}` (see `rampart alerts list`)")
 }
 
-/// The user running the command, as the OS names them.
+/// The user running the command, as the OS names them: `$USER` (or `$USERNAME`, `$LOGNAME`),
+/// else the name `/etc/passwd` gives this process's user id, else `uid:<n>`.
 fn os_user() -> String {
-    ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+    ["USER", "USERNAME", "LOGNAME"].iter().find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty())).unwrap_or_else(user_of_uid)
+}
+
+#[cfg(unix)]
+fn user_of_uid() -> String {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's user.
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return "unknown".into() };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd_name(&passwd, uid).unwrap_or_else(|| format!("uid:{uid}"))
+}
+
+#[cfg(not(unix))]
+fn user_of_uid() -> String {
+    "unknown".into()
+}
+
+/// The name of `uid` in the text of /etc/passwd (`name:password:uid:gid:...`).
+#[cfg_attr(not(unix), allow(dead_code))]
+fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next().filter(|n| !n.is_empty() && !n.starts_with('#'))?;
+        (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_11_actor_is_the_passwd_name_of_the_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n# comment\nbuilder:x:1000:1000::/home/builder:/bin/sh\n";
+        assert_eq!(passwd_name(passwd, 1000).as_deref(), Some("builder"));
+        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(passwd, 42), None);
+    }
+
+    #[test]
+    fn issue_11_alerts_table_columns_fit_long_statuses() {
+        let rows = [
+            ["a1".to_owned(), "t".into(), "high".into(), "closed (false_positive)".into(), "3".into(), "Rule".into(), "ip:1".into()],
+            ["a2".to_owned(), "t".into(), "low".into(), "open".into(), "12".into(), "Rule".into(), "ip:2".into()],
+        ];
+        let mut out = Vec::new();
+        write_table(&mut out, &rows).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let columns: Vec<usize> = text.lines().map(|l| l.find("Rule").or_else(|| l.find("RULE")).unwrap()).collect();
+        assert_eq!(columns, vec![columns[0]; 3], "{text}");
+        assert_eq!(
+            text,
+            "ID LAST EVENT LEVEL STATUS                  EVENTS  RULE ENTITIES\n\
+             a1 t          high  closed (false_positive)      3  Rule ip:1\n\
+             a2 t          low   open                        12  Rule ip:2\n"
+        );
+    }
 }

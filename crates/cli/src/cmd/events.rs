@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use rampart_model::{Event, Query, fields, parse_timestamp};
 use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
 use time::OffsetDateTime;
@@ -22,11 +22,11 @@ pub struct SearchArgs {
     #[arg(default_value = "")]
     query: String,
     /// Earliest event time (RFC 3339 or epoch seconds).
-    #[arg(long)]
-    from: Option<String>,
+    #[arg(long, value_parser = time_arg)]
+    from: Option<OffsetDateTime>,
     /// Latest event time (RFC 3339 or epoch seconds).
-    #[arg(long)]
-    to: Option<String>,
+    #[arg(long, value_parser = time_arg)]
+    to: Option<OffsetDateTime>,
     /// Most events to print.
     #[arg(long, default_value_t = 50)]
     limit: usize,
@@ -35,15 +35,11 @@ pub struct SearchArgs {
     json: bool,
 }
 
-/// The value of a `--from`/`--to` option: an RFC 3339 time or epoch seconds.
-pub fn time_arg(name: &str, value: &Option<String>) -> Result<Option<OffsetDateTime>> {
-    value
-        .as_ref()
-        .map(|v| {
-            let json = v.parse::<i64>().map(serde_json::Value::from).unwrap_or_else(|_| serde_json::Value::String(v.clone()));
-            parse_timestamp(&json).ok_or_else(|| anyhow!("--{name}: `{v}` is not an RFC 3339 time or epoch seconds"))
-        })
-        .transpose()
+/// The value of a `--from`/`--to` option: an RFC 3339 time or epoch seconds (a usage error
+/// otherwise, exit 2).
+pub fn time_arg(value: &str) -> Result<OffsetDateTime, String> {
+    let json = value.parse::<i64>().map(serde_json::Value::from).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+    parse_timestamp(&json).ok_or_else(|| format!("`{value}` is not an RFC 3339 time or epoch seconds"))
 }
 
 pub fn run(global: &Global, Command::Search(args): Command) -> Result<()> {
@@ -53,9 +49,10 @@ pub fn run(global: &Global, Command::Search(args): Command) -> Result<()> {
         return Err(anyhow!("no events stored in {} yet", config.data_dir.display()));
     }
     let store = SqliteStore::open(&dir.db_path(), SqliteOptions::default())?;
-    let mut request = SearchRequest::new(Query::parse(&args.query).context("invalid query")?);
-    request.from = time_arg("from", &args.from)?;
-    request.to = time_arg("to", &args.to)?;
+    let query = Query::parse(&args.query).map_err(|error| super::usage(format!("invalid query: {error}")))?;
+    let mut request = SearchRequest::new(query);
+    request.from = args.from;
+    request.to = args.to;
     let mut remaining = args.limit;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -138,9 +138,9 @@ pub fn run(args: Args) -> Result<()> {
     file.flush().with_context(|| format!("writing {}", truth_path.display()))?;
 
     let attacks = |c: &Counts| c.records - c.benign;
-    println!("{}: {} access lines, {} labelled attack", access_path.display(), access_counts.records, attacks(&access_counts));
-    println!("{}: {} shop events, {} labelled attack", events_path.display(), event_counts.records, attacks(&event_counts));
-    println!(
+    outln!("{}: {} access lines, {} labelled attack", access_path.display(), access_counts.records, attacks(&access_counts));
+    outln!("{}: {} shop events, {} labelled attack", events_path.display(), event_counts.records, attacks(&event_counts));
+    outln!(
         "{}: {} families, seed {}, {} to {}",
         truth_path.display(),
         FAMILIES.len(),

@@ -33,6 +33,10 @@ pub struct Args {
     /// API token for --to (an ingest token), or RAMPART_TOKEN.
     #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
+    /// Where offsets and file identities live [default: DATA/follow; with --to,
+    /// $XDG_STATE_HOME/rampart/follow, else ~/.local/state/rampart/follow].
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -43,14 +47,19 @@ enum Start {
 
 pub fn run(global: &Global, args: Args) -> Result<()> {
     let config = global.config()?;
-    let format = config
-        .formats
-        .get(&args.format)
-        .with_context(|| format!("--format: no format is named `{}`; known: {}", args.format, config.formats.names().join(", ")))?;
+    let format = config.formats.get(&args.format).ok_or_else(|| {
+        super::usage(format!("--format: no format is named `{}`; known: {}", args.format, config.formats.names().join(", ")))
+    })?;
     let sink = Sink::open(&config, args.to.clone(), args.token.clone())?;
-    // The offset and the file's identity live in the data directory, one state file per path.
+    // One state file per followed path: in the data directory when delivering into it (set up
+    // by now, key included), elsewhere when delivering to a server: following for a server
+    // must not make a data directory, which would lack its key.
     let path = std::path::absolute(&args.follow).with_context(|| format!("cannot resolve {}", args.follow.display()))?;
-    let state_dir = DataDir::new(&config.data_dir).follow_dir()?;
+    let state_dir = match (&args.state, &args.to) {
+        (Some(dir), _) => private_dir(dir)?,
+        (None, None) => DataDir::new(&config.data_dir).follow_dir()?,
+        (None, Some(_)) => private_dir(&remote_state_dir()?)?,
+    };
     let state = state_dir.join(format!("{:016x}.json", xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes())));
     let start = match args.start {
         Start::Beginning => StartAt::Beginning,
@@ -90,6 +99,24 @@ pub fn run(global: &Global, args: Args) -> Result<()> {
         }
         tracing::info!(stored, refused, "following");
     }
+}
+
+/// The state directory of a delivery to a server: `$XDG_STATE_HOME/rampart/follow`, else
+/// `~/.local/state/rampart/follow`.
+fn remote_state_dir() -> Result<PathBuf> {
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(state) => PathBuf::from(state),
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".local/state"),
+            None => return Err(super::usage("--to: neither XDG_STATE_HOME nor HOME is set; name a state directory with --state")),
+        },
+    };
+    Ok(base.join("rampart/follow"))
+}
+
+fn private_dir(dir: &std::path::Path) -> Result<PathBuf> {
+    crate::datadir::create_private_dir(dir)?;
+    Ok(dir.to_owned())
 }
 
 /// The batch body as it sits in the file (line endings kept, so byte offsets match), the file's

@@ -19,6 +19,16 @@ use anyhow::Result;
 
 use crate::config::Config;
 
+/// A usage error found after parsing (a value clap cannot check alone): exit code 2, as clap's own.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A usage error as an `anyhow::Error`, for `bail!`-like returns.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
 /// Options every verb takes.
 #[derive(Debug, Clone)]
 pub struct Global {

@@ -139,7 +139,9 @@ fn replay_file(
 /// The named format, or one guessed from the first lines.
 fn pick_format(name: &str, formats: &LogFormats, head: &[u8]) -> Result<LineFormat> {
     if name != "auto" {
-        return formats.get(name).with_context(|| format!("no format is named `{name}`; known: auto, {}", formats.names().join(", ")));
+        return formats.get(name).ok_or_else(|| {
+            crate::cmd::usage(format!("--format: no format is named `{name}`; known: auto, {}", formats.names().join(", ")))
+        });
     }
     let text = String::from_utf8_lossy(head);
     let lines = text.lines().take(20);
@@ -218,41 +220,71 @@ fn add(summary: &mut Summary, path: &Path, first_line: usize, delivered: Deliver
     }
 }
 
+/// The summary as JSON. With `--no-store` it says what happened: lines `parsed`, `detections`
+/// and `detections_by_rule` (repeats not folded into alerts); no `stored`, `duplicates` or alert
+/// counts, as nothing was stored.
+fn summary_json(summary: &Summary) -> Result<serde_json::Value> {
+    let mut value = serde_json::to_value(summary)?;
+    if summary.no_store
+        && let Some(object) = value.as_object_mut()
+    {
+        let mut take = |key: &str| object.remove(key).unwrap_or_default();
+        let (parsed, detections, by_rule) = (take("stored"), take("alerts"), take("alerts_by_rule"));
+        take("duplicates");
+        take("alerts_updated");
+        object.insert("parsed".into(), parsed);
+        object.insert("detections".into(), detections);
+        object.insert("detections_by_rule".into(), by_rule);
+    }
+    Ok(value)
+}
+
 fn print_summary(summary: &Summary, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary_json(summary)?)?);
         return Ok(());
     }
     if summary.no_store {
-        println!(
+        outln!(
             "matched {} file(s): {} lines, {} parsed (nothing stored), {} refused in {:.1}s ({:.0} lines/s)",
-            summary.files, summary.lines, summary.stored, summary.rejected, summary.seconds, summary.lines_per_second
+            summary.files,
+            summary.lines,
+            summary.stored,
+            summary.rejected,
+            summary.seconds,
+            summary.lines_per_second
         );
     } else {
-        println!(
+        outln!(
             "replayed {} file(s): {} lines, {} stored, {} already stored, {} refused in {:.1}s ({:.0} lines/s)",
-            summary.files, summary.lines, summary.stored, summary.duplicates, summary.rejected, summary.seconds, summary.lines_per_second
+            summary.files,
+            summary.lines,
+            summary.stored,
+            summary.duplicates,
+            summary.rejected,
+            summary.seconds,
+            summary.lines_per_second
         );
     }
     for (code, count) in &summary.rejected_by_code {
-        println!("  refused {code}: {count}");
+        outln!("  refused {code}: {count}");
     }
     let mut by_rule: Vec<&RuleCount> = summary.alerts_by_rule.iter().collect();
     by_rule.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.title.cmp(&b.title)));
     if summary.no_store {
-        println!("{} detection(s) from {} rule(s) (nothing stored, so repeats are not folded into alerts)", summary.alerts, by_rule.len());
+        outln!("{} detection(s) from {} rule(s) (nothing stored, so repeats are not folded into alerts)", summary.alerts, by_rule.len());
     } else {
-        println!("{} new alert(s) from {} rule(s), {} alert update(s)", summary.alerts, by_rule.len(), summary.alerts_updated);
+        outln!("{} new alert(s) from {} rule(s), {} alert update(s)", summary.alerts, by_rule.len(), summary.alerts_updated);
     }
     for rule in by_rule {
-        println!("  {:>8}  {:<13} {} ({})", rule.count, rule.level, rule.title, rule.rule);
+        outln!("  {:>8}  {:<13} {} ({})", rule.count, rule.level, rule.title, rule.rule);
     }
     for sample in &summary.samples {
-        println!("  {}:{}: {} ({})", sample.file, sample.line, sample.reason, sample.code);
+        outln!("  {}:{}: {} ({})", sample.file, sample.line, sample.reason, sample.code);
     }
     if let Some(truth) = &summary.truth {
-        println!("ground truth (rampart.truth labels), per attack family; definitions in docs/rules.md:");
-        print!("{truth}");
+        outln!("ground truth (rampart.truth labels), per attack family; definitions in docs/rules.md:");
+        out!("{truth}");
     }
     Ok(())
 }

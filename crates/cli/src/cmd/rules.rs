@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use rampart_detect::{
-    CompiledRules, DEFAULT_MAPPING, Detector, FieldMapping, RuleError, RuleFile, RuleMatch, Scratch, compile_rules, read_disabled,
-    read_rule_path, write_disabled,
+    CompiledRules, DEFAULT_MAPPING, Detector, FieldMapping, RuleError, RuleFile, RuleMatch, Scratch, builtin_rules, compile_rules,
+    read_disabled, read_rule_path, write_disabled,
 };
 use rampart_ingest::{BodyLine, CardProtector, Ingestor, body_lines};
 use rampart_model::Detection;
@@ -30,8 +30,11 @@ pub enum Command {
     /// Run rules over a file of events or log lines and show what each rule matches, and why.
     Test {
         /// Rule files (.yml) or directories of them.
-        #[arg(required = true, value_name = "PATH")]
+        #[arg(required_unless_present = "builtin", value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Run the built-in rule pack too (alone when no PATH is named).
+        #[arg(long)]
+        builtin: bool,
         /// Events (NDJSON) or access-log lines.
         #[arg(long, value_name = "FILE")]
         events: PathBuf,
@@ -69,12 +72,14 @@ pub fn run(global: &Global, command: Command) -> Result<()> {
     let config = global.config()?;
     match command {
         Command::Validate { paths, mapping } => validate(&config, &paths, mapping.as_deref()),
-        Command::Test { paths, events, format, mapping, json } => test(&config, &paths, &events, &format, mapping.as_deref(), json),
+        Command::Test { paths, builtin, events, format, mapping, json } => {
+            test(&config, &Rules { paths: &paths, builtin }, &events, &format, mapping.as_deref(), json)
+        }
         Command::List { json } => list(&config, json),
         Command::Disable { id } => set_disabled(&config, &id, true),
         Command::Enable { id } => set_disabled(&config, &id, false),
         Command::Mapping => {
-            print!("{DEFAULT_MAPPING}");
+            out!("{DEFAULT_MAPPING}");
             Ok(())
         }
     }
@@ -87,40 +92,74 @@ fn mapping_for(config: &Config, explicit: Option<&Path>) -> Result<FieldMapping>
     }
 }
 
-/// Reads rule files and directories, with the errors of those that cannot be read.
-fn read_paths(paths: &[PathBuf]) -> (Vec<RuleFile>, Vec<RuleError>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for path in paths {
-        let (found, errs) = read_rule_path(path);
-        files.extend(found);
-        errors.extend(errs);
-    }
-    (files, errors)
+/// The rules a verb runs: files and directories named, and the built-in pack when asked for.
+struct Rules<'a> {
+    paths: &'a [PathBuf],
+    builtin: bool,
 }
 
-fn compile_paths(config: &Config, paths: &[PathBuf], mapping: Option<&Path>) -> Result<CompiledRules> {
+/// Reads rule files and directories, with the errors of those that cannot be read. Test-case
+/// files (a top-level `tests:` list, as in the pack's `rules/tests/`) are not rules: they are
+/// skipped, and counted.
+fn read_paths(paths: &[PathBuf]) -> (Vec<RuleFile>, Vec<RuleError>, usize) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let mut skipped = 0;
+    for path in paths {
+        let (found, errs) = read_rule_path(path);
+        for file in found {
+            if is_test_cases(&file.text) {
+                skipped += 1;
+            } else {
+                files.push(file);
+            }
+        }
+        errors.extend(errs);
+    }
+    (files, errors, skipped)
+}
+
+/// Whether a YAML file is a file of rule test cases (`tests:` at the top level and neither
+/// `detection:` nor `correlation:`), not a rule.
+fn is_test_cases(text: &str) -> bool {
+    let top_level = |key: &str| text.lines().any(|line| line.strip_prefix(key).is_some_and(|rest| rest.starts_with(':')));
+    top_level("tests") && !top_level("detection") && !top_level("correlation")
+}
+
+/// Compiled rules and the count of test-case files skipped.
+fn compile_paths(config: &Config, rules: &Rules<'_>, mapping: Option<&Path>) -> Result<(CompiledRules, usize)> {
     let mapping = mapping_for(config, mapping)?;
-    let (files, read_errors) = read_paths(paths);
+    let (mut files, read_errors, skipped) = read_paths(rules.paths);
+    if rules.builtin {
+        files.splice(0..0, builtin_rules());
+    }
     let mut compiled = compile_rules(&files, &mapping, &HashSet::new());
     let mut errors = read_errors;
     errors.append(&mut compiled.errors);
     compiled.errors = errors;
-    Ok(compiled)
+    if compiled.rules.is_empty() && compiled.errors.is_empty() {
+        let named: Vec<String> = rules.paths.iter().map(|p| p.display().to_string()).collect();
+        let tests = if skipped > 0 { format!(" (only {skipped} test-case file(s))") } else { String::new() };
+        bail!("no rules found in {}{tests}; `--builtin` runs the built-in pack", named.join(", "));
+    }
+    Ok((compiled, skipped))
 }
 
 fn validate(config: &Config, paths: &[PathBuf], mapping: Option<&Path>) -> Result<()> {
-    let compiled = compile_paths(config, paths, mapping)?;
+    let (compiled, skipped) = compile_paths(config, &Rules { paths, builtin: false }, mapping)?;
     for error in &compiled.errors {
-        println!("error: {error}");
+        outln!("error: {error}");
     }
     for warning in &compiled.warnings {
-        println!("warning: {warning}");
+        outln!("warning: {warning}");
     }
     let unrouted = compiled.rules.iter().filter(|r| !r.routed).count();
-    println!("{} rule(s) valid, {} invalid", compiled.rules.len(), compiled.errors.len());
+    outln!("{} rule(s) valid, {} invalid", compiled.rules.len(), compiled.errors.len());
+    if skipped > 0 {
+        outln!("{skipped} test-case file(s) skipped (not rules)");
+    }
     if unrouted > 0 {
-        println!("{unrouted} valid rule(s) have a logsource the field mapping routes no events to; they will never match");
+        outln!("{unrouted} valid rule(s) have a logsource the field mapping routes no events to; they will never match");
     }
     if !compiled.errors.is_empty() {
         bail!("{} rule(s) or file(s) are invalid", compiled.errors.len());
@@ -128,8 +167,8 @@ fn validate(config: &Config, paths: &[PathBuf], mapping: Option<&Path>) -> Resul
     Ok(())
 }
 
-fn test(config: &Config, paths: &[PathBuf], events: &Path, format: &str, mapping: Option<&Path>, json: bool) -> Result<()> {
-    let compiled = compile_paths(config, paths, mapping)?;
+fn test(config: &Config, rules: &Rules<'_>, events: &Path, format: &str, mapping: Option<&Path>, json: bool) -> Result<()> {
+    let (compiled, _) = compile_paths(config, rules, mapping)?;
     for error in &compiled.errors {
         eprintln!("error: {error}");
     }
@@ -139,7 +178,7 @@ fn test(config: &Config, paths: &[PathBuf], events: &Path, format: &str, mapping
             let head = String::from_utf8_lossy(&text[..text.len().min(64 * 1024)]);
             config.formats.detect(head.lines().take(20)).context("cannot tell the format of the events file; name it with --format")?
         }
-        name => config.formats.get(name).with_context(|| format!("no format is named `{name}`"))?,
+        name => config.formats.get(name).ok_or_else(|| super::usage(format!("--format: no format is named `{name}`")))?,
     };
     let key: [u8; 32] = rand::random();
     let ingestor = Ingestor::new(config.ingest.clone(), CardProtector::new(&key)).with_client_ip(config.client_ip.clone());
@@ -167,22 +206,22 @@ fn test(config: &Config, paths: &[PathBuf], events: &Path, format: &str, mapping
         detector.observe_record(&event, event.id(), event.timestamp(), &matches, now, &mut detections);
         // Building blocks of correlations match without raising alerts; show them, marked, as the why.
         for found in matches.iter().filter(|m| !m.rule.generates) {
-            print_match(line, found, "building block", json);
+            print_match(line, found, "building block", json)?;
         }
         for detection in &detections {
             *counts.entry(format!("{} ({})", detection.rule.title, detection.rule.id)).or_default() += 1;
-            print_detection(line, detection, json);
+            print_detection(line, detection, json)?;
         }
     }
     for detection in detector.expire(OffsetDateTime::now_utc() + time::Duration::days(366)) {
         *counts.entry(format!("{} ({})", detection.rule.title, detection.rule.id)).or_default() += 1;
-        print_detection(0, &detection, json);
+        print_detection(0, &detection, json)?;
     }
     if !json {
-        println!("{events_read} event(s), {refused} refused; matches by rule:");
+        outln!("{events_read} event(s), {refused} refused; matches by rule:");
         for rule in rules.rules.iter().filter(|r| !r.disabled && r.generates) {
             let label = format!("{} ({})", rule.title, rule.id);
-            println!("  {:>6}  {label}", counts.get(&label).copied().unwrap_or(0));
+            outln!("  {:>6}  {label}", counts.get(&label).copied().unwrap_or(0));
         }
     }
     if !rules.errors.is_empty() {
@@ -192,25 +231,26 @@ fn test(config: &Config, paths: &[PathBuf], events: &Path, format: &str, mapping
 }
 
 /// One rule match of `rules test` (line 0: a window closed at the end of the file).
-fn print_match(line: usize, found: &RuleMatch, note: &str, json: bool) {
+fn print_match(line: usize, found: &RuleMatch, note: &str, json: bool) -> Result<()> {
     if json {
         let fields: Vec<_> = found.fields.iter().map(|f| json!({"field": f.field, "value": f.value})).collect();
-        println!(
+        outln!(
             "{}",
             json!({"line": line, "rule": found.rule.id, "title": found.rule.title, "level": found.rule.level.as_str(), "note": note, "matched": fields})
         );
-        return;
+        return Ok(());
     }
-    println!("line {line}: {} ({}) [{note}]", found.rule.title, found.rule.id);
+    outln!("line {line}: {} ({}) [{note}]", found.rule.title, found.rule.id);
     for field in &found.fields {
-        println!("    {} = {:?}", field.field, field.value);
+        outln!("    {} = {:?}", field.field, field.value);
     }
+    Ok(())
 }
 
 /// One detection of `rules test`: a rule's match or a correlation's hit.
-fn print_detection(line: usize, detection: &Detection, json: bool) {
+fn print_detection(line: usize, detection: &Detection, json: bool) -> Result<()> {
     if json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "line": line,
@@ -223,17 +263,18 @@ fn print_detection(line: usize, detection: &Detection, json: bool) {
                 "matched": detection.matched,
             })
         );
-        return;
+        return Ok(());
     }
     let place = if line == 0 { "end of file".to_owned() } else { format!("line {line}") };
-    println!("{place}: {} ({}) [{}]", detection.rule.title, detection.rule.id, detection.rule.level);
+    outln!("{place}: {} ({}) [{}]", detection.rule.title, detection.rule.id, detection.rule.level);
     if !detection.group_by.is_empty() {
         let groups: Vec<String> = detection.group_by.iter().map(|(field, value)| format!("{field}={value}")).collect();
-        println!("    group {} over {} event(s)", groups.join(", "), detection.event_count);
+        outln!("    group {} over {} event(s)", groups.join(", "), detection.event_count);
     }
     for field in &detection.matched {
-        println!("    {} = {:?}", field.field, field.value);
+        outln!("    {} = {:?}", field.field, field.value);
     }
+    Ok(())
 }
 
 fn list(config: &Config, json: bool) -> Result<()> {
@@ -243,10 +284,10 @@ fn list(config: &Config, json: bool) -> Result<()> {
         let items: Vec<&rampart_detect::RuleInfo> = rules.rules.iter().map(AsRef::as_ref).collect();
         let errors: Vec<String> = rules.errors.iter().map(ToString::to_string).collect();
         let warnings: Vec<String> = rules.warnings.iter().map(ToString::to_string).collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"items": items, "errors": errors, "warnings": warnings}))?);
+        outln!("{}", serde_json::to_string_pretty(&json!({"items": items, "errors": errors, "warnings": warnings}))?);
         return Ok(());
     }
-    println!("{:<38} {:<13} {:<16} {:<9} {:<7} title", "id", "level", "type", "state", "routed");
+    outln!("{:<38} {:<13} {:<16} {:<9} {:<7} title", "id", "level", "type", "state", "routed");
     for rule in &rules.rules {
         let state = match (rule.disabled, &rule.inert) {
             (true, _) => "disabled",
@@ -256,18 +297,18 @@ fn list(config: &Config, json: bool) -> Result<()> {
         };
         let kind = rule.correlation.as_ref().map_or("rule", |c| c.kind.as_str());
         let routed = if rule.routed { "yes" } else { "no" };
-        println!("{:<38} {:<13} {:<16} {:<9} {:<7} {}", rule.id, rule.level.as_str(), kind, state, routed, rule.title);
+        outln!("{:<38} {:<13} {:<16} {:<9} {:<7} {}", rule.id, rule.level.as_str(), kind, state, routed, rule.title);
     }
-    println!(
+    outln!(
         "{} rule(s), {} refused; state `block`: a building block of correlations, raising no alerts of its own",
         rules.rules.len(),
         rules.errors.len()
     );
     for error in &rules.errors {
-        println!("error: {error}");
+        outln!("error: {error}");
     }
     for warning in &rules.warnings {
-        println!("warning: {warning}");
+        outln!("warning: {warning}");
     }
     Ok(())
 }
@@ -284,9 +325,9 @@ fn set_disabled(config: &Config, id: &str, disable: bool) -> Result<()> {
     write_disabled(&path, &disabled).with_context(|| format!("cannot write {}", path.display()))?;
     let what = if disable { "disabled" } else { "enabled" };
     if changed {
-        println!("rule {id} {what}")
+        outln!("rule {id} {what}")
     } else {
-        println!("rule {id} was already {what}")
+        outln!("rule {id} was already {what}")
     }
     Ok(())
 }

@@ -44,11 +44,11 @@ pub fn run(global: &Global, command: Command) -> Result<()> {
             let (token, hash) = rampart_server::auth::generate_token();
             let expires_at = expires.map(|days| OffsetDateTime::now_utc() + time::Duration::days(i64::from(days)));
             store.create_token(NewToken { name, hash, role, expires_at })?;
-            println!("{token}");
+            outln!("{token}");
         }
         Command::List => {
             let now = OffsetDateTime::now_utc();
-            println!("{:<24} {:<10} {:<8} {:<25} {:<25}", "NAME", "ROLE", "STATE", "CREATED", "EXPIRES");
+            outln!("{:<24} {:<10} {:<8} {:<25} {:<25}", "NAME", "ROLE", "STATE", "CREATED", "EXPIRES");
             for t in store.list_tokens()? {
                 let state = if t.revoked_at.is_some() {
                     "revoked"
@@ -58,7 +58,7 @@ pub fn run(global: &Global, command: Command) -> Result<()> {
                     "expired"
                 };
                 let expires = t.expires_at.map(format_timestamp).unwrap_or_else(|| "never".into());
-                println!("{:<24} {:<10} {:<8} {:<25} {:<25}", t.name, t.role.as_str(), state, format_timestamp(t.created_at), expires);
+                outln!("{:<24} {:<10} {:<8} {:<25} {:<25}", t.name, t.role.as_str(), state, format_timestamp(t.created_at), expires);
             }
         }
         Command::Revoke { name } => {

@@ -319,7 +319,8 @@ fn each_alert_is_one_json_log_line_without_personal_data() {
     };
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let subscriber =
+        tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).with_max_level(tracing::Level::DEBUG).finish();
     let stored = tracing::subscriber::with_default(subscriber, || {
         let first = rampart_server::store_and_detect(&state, vec![event("l1")]).unwrap();
         let second = rampart_server::store_and_detect(&state, vec![event("l2")]).unwrap();
@@ -332,6 +333,10 @@ fn each_alert_is_one_json_log_line_without_personal_data() {
     let lines: Vec<Value> =
         log.lines().filter_map(|line| line.split_once("rampart::alert: ")).map(|(_, json)| serde_json::from_str(json).unwrap()).collect();
     assert_eq!(lines.len(), 3, "{log}");
+    // A new alert is INFO, an update of an open one DEBUG (issue 11: updates must not bury the rest).
+    let levels: Vec<&str> =
+        log.lines().filter(|l| l.contains("rampart::alert: ")).map(|l| l.split_whitespace().nth(1).unwrap_or_default()).collect();
+    assert_eq!(levels, ["INFO", "DEBUG", "INFO"], "{log}");
     let group = &lines[2]["alert"];
     assert_eq!(group["group_by"], json!({"user.email": "b***@***.org"}));
     assert_eq!(group["entities"], json!([{"kind": "email", "value": "b***@***.org", "field": "user.email"}]));
