@@ -151,20 +151,20 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, router: Router, c
                 }
             }
             () = tokio::time::sleep_until(idle_deadline), if !closing => {
-                let idle = activity.in_flight.load(Ordering::SeqCst) == 0
-                    && activity.received.load(Ordering::SeqCst) == activity.received_when_idle.load(Ordering::SeqCst)
-                    && Instant::now() >= opened + Duration::from_millis(activity.idle_since_ms.load(Ordering::SeqCst)) + config.idle_timeout;
-                if idle {
-                    closing = true;
-                    connection.as_mut().graceful_shutdown();
-                } else if activity.in_flight.load(Ordering::SeqCst) == 0 {
+                let received = activity.received.load(Ordering::SeqCst);
+                if activity.in_flight.load(Ordering::SeqCst) > 0 {
+                    // A request is being handled: check again one idle period from now.
+                    activity.idle_since_ms.store(elapsed_ms(opened), Ordering::SeqCst);
+                } else if received != activity.received_when_idle.load(Ordering::SeqCst) {
                     // Bytes of a next request arrived: the header-read timeout governs it; check
                     // again one idle period from now.
-                    activity.received_when_idle.store(activity.received.load(Ordering::SeqCst), Ordering::SeqCst);
+                    activity.received_when_idle.store(received, Ordering::SeqCst);
                     activity.idle_since_ms.store(elapsed_ms(opened), Ordering::SeqCst);
-                } else {
-                    activity.idle_since_ms.store(elapsed_ms(opened), Ordering::SeqCst);
+                } else if Instant::now() >= opened + Duration::from_millis(activity.idle_since_ms.load(Ordering::SeqCst)) + config.idle_timeout {
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
                 }
+                // Else a request finished since the deadline was set: the loop sets a later one.
             }
         }
     }

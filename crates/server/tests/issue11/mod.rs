@@ -183,6 +183,18 @@ async fn closed_by_server(stream: &mut TcpStream) {
     }
 }
 
+/// Reads one `/healthz` answer (its body ends the response) from a kept-alive connection.
+async fn healthz_answer(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 256];
+    while !answer.ends_with(b"{\"status\":\"ok\"}") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the answer: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// A deadline far beyond any timeout under test: it only stops a broken build from hanging.
 const GENEROUS: Duration = Duration::from_secs(120);
 
@@ -216,15 +228,31 @@ async fn issue_11_half_open_connections_are_closed_and_healthz_answers() {
     // A kept-alive connection that sends nothing more is closed too.
     let mut idle = TcpStream::connect(address).await.unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
-    let mut first = [0u8; 15];
-    idle.read_exact(&mut first).await.unwrap();
-    assert_eq!(&first, b"HTTP/1.1 200 OK");
+    assert!(healthz_answer(&mut idle).await.starts_with("HTTP/1.1 200 OK"));
     tokio::time::timeout(GENEROUS, closed_by_server(&mut idle)).await.expect("the idle connection is closed");
 
     // Shutdown waits for no idle client.
     let _lingering = TcpStream::connect(address).await.unwrap();
     stop.send(()).unwrap();
     tokio::time::timeout(GENEROUS, server).await.expect("the server stops").unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn issue_11_idle_kept_alive_connections_are_closed() {
+    let h = harness();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    // The header-read timeout is far away: only the idle timeout can close the connection.
+    let config =
+        ServeConfig { header_read_timeout: Duration::from_secs(3600), idle_timeout: Duration::from_millis(300), max_connections: 16 };
+    let server = tokio::spawn(serve_with(listener, h.state.clone(), config, std::future::pending()));
+    let mut idle = TcpStream::connect(address).await.unwrap();
+    for _ in 0..2 {
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        assert!(healthz_answer(&mut idle).await.starts_with("HTTP/1.1 200 OK"));
+    }
+    tokio::time::timeout(GENEROUS, closed_by_server(&mut idle)).await.expect("the idle connection is closed");
+    server.abort();
 }
 
 #[tokio::test]
