@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use rampart_ingest::{ClientIpResolver, ClientIpSource, IngestConfig, LogFormats};
 use rampart_model::parse_duration;
-use rampart_server::{Limits, SyslogConfig};
+use rampart_server::{Limits, ServeConfig, SyslogConfig};
 use rampart_store::Synchronous;
 use serde::Deserialize;
 
@@ -28,11 +28,20 @@ pub struct ConfigFile {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSection {
     pub listen: String,
+    pub header_read_timeout: String,
+    pub idle_timeout: String,
+    pub max_connections: usize,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
-        ServerSection { listen: "127.0.0.1:8470".into() }
+        let serve = ServeConfig::default();
+        ServerSection {
+            listen: "127.0.0.1:8470".into(),
+            header_read_timeout: format!("{}s", serve.header_read_timeout.as_secs()),
+            idle_timeout: format!("{}s", serve.idle_timeout.as_secs()),
+            max_connections: serve.max_connections,
+        }
     }
 }
 
@@ -63,6 +72,7 @@ pub struct IngestSection {
     pub client_ip_headers: Vec<String>,
     pub csp_max_body_bytes: usize,
     pub csp_requests_per_minute: u32,
+    pub max_records: usize,
 }
 
 impl Default for IngestSection {
@@ -78,6 +88,7 @@ impl Default for IngestSection {
             client_ip_headers: vec!["x-forwarded-for".into(), "forwarded".into()],
             csp_max_body_bytes: limits.csp_max_body_bytes,
             csp_requests_per_minute: limits.csp_requests_per_minute,
+            max_records: limits.max_records,
         }
     }
 }
@@ -146,6 +157,8 @@ pub struct DetectConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Timeouts and connection cap of the HTTP listener.
+    pub serve: ServeConfig,
     pub data_dir: PathBuf,
     pub synchronous: Synchronous,
     pub retention: Duration,
@@ -180,6 +193,13 @@ pub const TEMPLATE: &str = r#"# Rampart configuration. Every key can be overridd
 [server]
 # Address of the HTTP API. Keep it on loopback unless a TLS proxy sits in front.
 listen = "127.0.0.1:8470"
+# A client must send a request's line and headers within this time of the connection opening
+# (or of the previous response); slower connections are closed.
+header_read_timeout = "10s"
+# A kept-alive connection with no request in flight that receives nothing for this long is closed.
+idle_timeout = "60s"
+# Most HTTP connections open at once; beyond it new ones wait until one closes.
+max_connections = 1024
 
 [store]
 # Data directory: the SQLite database and the secret key that fingerprints card numbers.
@@ -214,6 +234,9 @@ client_ip_headers = ["x-forwarded-for", "forwarded"]
 # POST /v1/csp-reports/{site} takes no token: its body cap and per-client budget.
 csp_max_body_bytes = 65536
 csp_requests_per_minute = 60
+# Most records (events, log lines) one request to POST /v1/events or /v1/logs may carry: more
+# is refused whole with 413 too_many_records.
+max_records = 100000
 
 [syslog]
 # Syslog (RFC 5424 and RFC 3164) carrying access-log lines or JSON events. TCP takes
@@ -298,6 +321,17 @@ impl ConfigFile {
         if i.max_body_bytes == 0 || i.max_decompressed_bytes == 0 || i.max_line_bytes == 0 {
             bail!("ingest: the byte limits must be above 0");
         }
+        if i.max_records == 0 {
+            bail!("ingest.max_records must be above 0");
+        }
+        let serve = ServeConfig {
+            header_read_timeout: duration("server.header_read_timeout", &self.server.header_read_timeout)?,
+            idle_timeout: duration("server.idle_timeout", &self.server.idle_timeout)?,
+            max_connections: self.server.max_connections,
+        };
+        if serve.header_read_timeout.is_zero() || serve.idle_timeout.is_zero() || serve.max_connections == 0 {
+            bail!("server: header_read_timeout, idle_timeout and max_connections must be above 0");
+        }
         let trusted = i
             .trusted_proxies
             .iter()
@@ -360,6 +394,7 @@ impl ConfigFile {
             formats,
             syslog,
             listen,
+            serve,
             data_dir: self.store.data_dir,
             synchronous: self.store.synchronous,
             retention: Duration::from_secs(u64::from(self.store.retention_days) * 86_400),
@@ -369,6 +404,7 @@ impl ConfigFile {
                 max_decompressed_bytes: i.max_decompressed_bytes,
                 csp_max_body_bytes: i.csp_max_body_bytes,
                 csp_requests_per_minute: i.csp_requests_per_minute,
+                max_records: i.max_records,
             },
             ingest: IngestConfig {
                 max_line_bytes: i.max_line_bytes,

@@ -42,6 +42,7 @@ pub use body::{Format, decode_body};
 pub use client_ip::{ClientIpResolver, ClientIpSource, ResolvedClient};
 pub use csp::{CspError, CspLimits, CspOutcome, parse_csp_reports, valid_site};
 pub use error::{BodyError, ErrorCode, RecordError};
+pub use json::count_records;
 pub use pan::{CardProtector, MaskedPan, mask_pans, may_contain_pan};
 pub use pipeline::{Batch, BodyLine, IngestConfig, Ingestor, LineIds, RejectSample, body_lines, derived_event_id};
 pub use syslog::{FrameDecoder, FrameError, SyslogError, SyslogFormat, SyslogMessage, parse_syslog};

@@ -267,6 +267,7 @@ fn nesting(value: &Value) -> usize {
 
 /// Validates every catalogue field present and rewrites it into its canonical form.
 fn normalize_known_fields(map: &mut Map<String, Value>) -> Result<(), FieldError> {
+    check_object_roots(map)?;
     for spec in fields::CATALOGUE {
         let Some(value) = lookup_mut(map, spec.path) else { continue };
         let normalized = normalize(spec.path, spec.kind, value)?;
@@ -299,6 +300,28 @@ fn normalize_known_fields(map: &mut Map<String, Value>) -> Result<(), FieldError
         && (id.is_empty() || id.len() > MAX_ID_LEN)
     {
         return Err(FieldError::invalid(fields::EVENT_ID, "a non-empty id of at most 256 bytes"));
+    }
+    Ok(())
+}
+
+/// Every object on the way to a known field (`event`, `source.geo`, `payment.card` ...) must be
+/// an object when present: `{"event": "x"}` would otherwise lose its value to the generated id.
+fn check_object_roots(map: &Map<String, Value>) -> Result<(), FieldError> {
+    for spec in fields::CATALOGUE {
+        if spec.path == fields::TIMESTAMP {
+            continue;
+        }
+        let mut end = 0;
+        while let Some(dot) = spec.path[end..].find('.') {
+            end += dot;
+            let root = &spec.path[..end];
+            match lookup(map, root) {
+                None => break,
+                Some(Value::Object(_)) => {}
+                Some(_) => return Err(FieldError::invalid(root, "an object")),
+            }
+            end += 1;
+        }
     }
     Ok(())
 }
@@ -455,6 +478,56 @@ mod tests {
             Err(FieldError::Missing { field: "payment.amount".into(), needs: "payment.currency" })
         );
         assert_eq!(Event::from_json_at(json!([1]), now()), Err(FieldError::NotAnObject));
+    }
+
+    #[test]
+    fn issue_11_known_objects_of_the_wrong_type_are_invalid() {
+        let roots = [
+            "event",
+            "source",
+            "source.geo",
+            "source.as",
+            "source.as.organization",
+            "client",
+            "user",
+            "session",
+            "device",
+            "user_agent",
+            "http",
+            "http.request",
+            "http.request.body",
+            "http.response",
+            "http.response.body",
+            "url",
+            "api_key",
+            "payment",
+            "payment.card",
+            "order",
+            "order.billing",
+            "order.shipping",
+            "rampart",
+        ];
+        for root in roots {
+            for wrong in [json!("string"), json!(null), json!([1, 2]), json!(7), json!(true)] {
+                let (parent, leaf) = root.rsplit_once('.').unwrap_or(("", root));
+                let mut input = json!({ leaf: wrong });
+                for part in parent.split('.').filter(|p| !p.is_empty()).rev() {
+                    input = json!({ part: input });
+                }
+                assert_eq!(
+                    Event::from_json_at(input.clone(), now()),
+                    Err(FieldError::Invalid { field: root.to_owned(), expected: "an object" }),
+                    "{input}"
+                );
+            }
+        }
+        // Dotted keys reach the same objects; free-form roots keep any value.
+        assert_eq!(
+            Event::from_json_at(json!({"payment.card": "4111"}), now()),
+            Err(FieldError::Invalid { field: "payment.card".into(), expected: "an object" })
+        );
+        let free = Event::from_json_at(json!({"shop": "x", "labels": null, "event": {}}), now()).unwrap();
+        assert_eq!(free.get("shop"), Some(&json!("x")));
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! The router, its shared state, the request-id middleware, serving and background retention.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,13 +31,26 @@ pub struct Limits {
     pub csp_max_body_bytes: usize,
     /// CSP report requests one client address may send per minute.
     pub csp_requests_per_minute: u32,
+    /// Most records (events, log lines) one ingest request may carry; more is refused with 413
+    /// before any becomes an event.
+    pub max_records: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: 10 << 20, max_decompressed_bytes: 10 << 20, csp_max_body_bytes: 64 << 10, csp_requests_per_minute: 60 }
+        Limits {
+            max_body_bytes: 10 << 20,
+            max_decompressed_bytes: 10 << 20,
+            csp_max_body_bytes: 64 << 10,
+            csp_requests_per_minute: 60,
+            max_records: DEFAULT_MAX_RECORDS,
+        }
     }
 }
+
+/// Records per ingest request unless configured otherwise (`[ingest] max_records`): a full
+/// 10 MiB body of 100-byte records.
+pub const DEFAULT_MAX_RECORDS: usize = 100_000;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -61,6 +73,9 @@ pub struct AppState {
     pub detector: Arc<Detector>,
     /// Repeats of a rule on the same entities within this time update one alert.
     pub suppression: time::Duration,
+    /// Ingest requests turned into events at once (one per core): what a burst of concurrent
+    /// bodies can cost beyond the bodies themselves is this many batches.
+    pub ingest_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The suppression window unless configured otherwise (`[detect] suppression`).
@@ -82,6 +97,7 @@ impl AppState {
             csp_limiter: Arc::new(RateLimiter::per_minute(limits.csp_requests_per_minute)),
             detector: Arc::new(builtin_detector()),
             suppression: DEFAULT_SUPPRESSION,
+            ingest_slots: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get().max(2)))),
         }
     }
 
@@ -178,18 +194,6 @@ async fn request_id(axum::extract::State(state): axum::extract::State<AppState>,
         response.headers_mut().insert("x-request-id", value);
     }
     response
-}
-
-/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
-/// flight (each of which answers only after its events are committed).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // The peer address is needed to rate-limit the unauthenticated CSP endpoint.
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 
 /// Deletes events older than `retention` now and then every `every`, off the async threads.

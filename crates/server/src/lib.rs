@@ -9,7 +9,8 @@
 //! `rampart-ingest` and the [`Store`](rampart_store::Store) trait.
 //!
 //! **Flow:** [`app`] builds the router from an [`AppState`], so tests drive it with `oneshot`
-//! and no socket; [`serve`] runs it on a listener until shutdown. `POST /v1/events` streams the
+//! and no socket; [`serve`] runs it on a listener until shutdown, with header-read and idle timeouts and a
+//! connection cap ([`ServeConfig`]). `POST /v1/events` streams the
 //! body up to the cap, decodes it, masks and validates it, appends it to the store and answers
 //! `202` only after the commit.
 //!
@@ -29,9 +30,10 @@ mod mask;
 mod metrics;
 mod rate_limit;
 mod routes;
+mod serve;
 mod syslog;
 
-pub use app::{AppState, DEFAULT_SUPPRESSION, Limits, app, serve, spawn_retention};
+pub use app::{AppState, DEFAULT_MAX_RECORDS, DEFAULT_SUPPRESSION, Limits, app, spawn_retention};
 pub use detection::{
     CORRELATION_SNAPSHOT, RuleCount, Stored, correlation_upkeep, restore_correlation_state, save_correlation_state, store_and_detect,
     store_detections,
@@ -40,4 +42,5 @@ pub use error::ApiError;
 pub use mask::{ALERT_LOG_TARGET, alert_log_line, mask_emails_in, mask_personal, masked_alert};
 pub use metrics::ServerMetrics;
 pub use rate_limit::RateLimiter;
+pub use serve::{ServeConfig, serve, serve_with};
 pub use syslog::{SyslogConfig, SyslogListeners, spawn_syslog};

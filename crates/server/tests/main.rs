@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
 mod alerts;
+mod issue11;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -166,7 +167,7 @@ async fn ndjson_json_and_gzip_bodies_are_accepted_after_commit() {
         (status, body),
         (
             StatusCode::ACCEPTED,
-            json!({"accepted": 2, "rejected": 0, "duplicates": 0, "errors": [], "alerts": 0, "alerts_by_rule": [], "alerts_updated": 0})
+            json!({"accepted": 2, "rejected": 0, "duplicates": 0, "error_counts": {}, "errors": [], "alerts": 0, "alerts_by_rule": [], "alerts_updated": 0})
         )
     );
     let (status, body) =
@@ -195,7 +196,7 @@ async fn retries_count_as_duplicates_and_still_succeed() {
         (status, answer),
         (
             StatusCode::ACCEPTED,
-            json!({"accepted": 0, "rejected": 0, "duplicates": 2, "errors": [], "alerts": 0, "alerts_by_rule": [], "alerts_updated": 0})
+            json!({"accepted": 0, "rejected": 0, "duplicates": 2, "error_counts": {}, "errors": [], "alerts": 0, "alerts_by_rule": [], "alerts_updated": 0})
         )
     );
     assert_eq!(h.store.count_events().unwrap(), 2);

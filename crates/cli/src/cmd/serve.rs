@@ -151,7 +151,7 @@ async fn serve(config: Config) -> Result<()> {
     } else {
         None
     };
-    rampart_server::serve(listener, state.clone(), shutdown_signal()).await.context("the server failed")?;
+    rampart_server::serve_with(listener, state.clone(), config.serve, shutdown_signal()).await.context("the server failed")?;
     retention.abort();
     reload.abort();
     upkeep.abort();

@@ -4,8 +4,8 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query as QueryParams, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rampart_model::{AlertStatus, Classification, EntityKind, Permission};
@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::auth::authorize;
 use crate::error::ApiError;
 use crate::routes::events::{page_limit, read_body, time_param};
+use crate::routes::params::{NoParams, Params};
 
 /// Rule levels, as Sigma names them.
 const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
@@ -42,10 +43,9 @@ pub(crate) struct AlertParams {
 pub(crate) async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Result<QueryParams<AlertParams>, QueryRejection>,
+    Params(params): Params<AlertParams>,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, Permission::Read).await?;
-    let QueryParams(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
     let request = alert_request(params)?;
     let store = state.store.clone();
     let page = tokio::task::spawn_blocking(move || store.list_alerts(&request)).await.map_err(ApiError::internal)??;
@@ -96,6 +96,7 @@ pub(crate) fn parse_entity(text: &str) -> Option<(Option<EntityKind>, String)> {
 
 pub(crate) async fn show(
     State(state): State<AppState>,
+    _: Params<NoParams>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
@@ -135,6 +136,7 @@ enum Verb {
 
 pub(crate) async fn acknowledge(
     state: State<AppState>,
+    _: Params<NoParams>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     body: Body,
@@ -144,6 +146,7 @@ pub(crate) async fn acknowledge(
 
 pub(crate) async fn close(
     state: State<AppState>,
+    _: Params<NoParams>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     body: Body,
@@ -153,6 +156,7 @@ pub(crate) async fn close(
 
 pub(crate) async fn reopen(
     state: State<AppState>,
+    _: Params<NoParams>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     body: Body,
@@ -209,7 +213,7 @@ fn action_of(verb: Verb, bytes: &[u8]) -> Result<(AlertAction, Option<String>), 
     Ok((action, note))
 }
 
-pub(crate) async fn rules(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn rules(State(state): State<AppState>, _: Params<NoParams>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorize(&state, &headers, Permission::Read).await?;
     let rules = state.detector.rules();
     let errors: Vec<String> = rules.errors.iter().map(ToString::to_string).collect();

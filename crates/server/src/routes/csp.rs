@@ -21,8 +21,14 @@ use crate::app::AppState;
 use crate::detection::store_and_detect;
 use crate::error::ApiError;
 use crate::routes::events::{header_str, read_body};
+use crate::routes::params::{NoParams, Params};
 
-pub(crate) async fn report(State(state): State<AppState>, Path(site): Path<String>, request: Request) -> Result<Response, ApiError> {
+pub(crate) async fn report(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    _: Params<NoParams>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
     let (parts, body) = request.into_parts();
     let client = client_of(&state, peer, &parts.headers);

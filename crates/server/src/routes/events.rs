@@ -2,11 +2,11 @@
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query as QueryParams, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use rampart_ingest::{Batch, BodyError, Format, Ingestor, RecordError, decode_body};
+use rampart_ingest::{Batch, BodyError, Format, Ingestor, RecordError, count_records, decode_body};
 use rampart_model::{Permission, Query, parse_timestamp};
 use rampart_store::{MAX_SEARCH_LIMIT, SearchRequest};
 use serde::Deserialize;
@@ -17,12 +17,26 @@ use crate::app::AppState;
 use crate::auth::authorize;
 use crate::detection::{Stored, store_and_detect};
 use crate::error::ApiError;
+use crate::routes::params::{Params, bool_param};
 
 /// At most this many record errors are listed in one answer (all are counted).
 const MAX_LISTED_ERRORS: usize = 100;
 
-pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IngestParams {
+    /// Old events being replayed keep their timestamps: no live-time window.
+    replay: Option<String>,
+}
+
+pub(crate) async fn ingest(
+    State(state): State<AppState>,
+    Params(params): Params<IngestParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     authorize(&state, &headers, Permission::Ingest).await?;
+    let live = !bool_param("replay", params.replay.as_deref())?;
     let content_type = header_str(&headers, header::CONTENT_TYPE).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -33,25 +47,40 @@ pub(crate) async fn ingest(State(state): State<AppState>, headers: HeaderMap, bo
     let format = Format::from_content_type(content_type).map_err(body_error)?;
     let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
     let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
-    store_and_answer(&state, "http", encoding, bytes, move |ingestor, decoded| {
-        ingestor.ingest_body(format, decoded, OffsetDateTime::now_utc(), true).map_err(body_error)
+    let count = move |decoded: &[u8]| count_records(format, decoded);
+    store_and_answer(&state, "http", encoding, bytes, count, move |ingestor, decoded| {
+        ingestor.ingest_body(format, decoded, OffsetDateTime::now_utc(), live).map_err(body_error)
     })
     .await
 }
 
 /// Decodes a body, turns it into events with `parse`, stores them, counts them under `source`
-/// and answers as every ingest endpoint does: `202` with the counts and the first errors once
-/// the events are committed, `400` when no record was valid.
+/// and answers as every ingest endpoint does: `202` with the counts, the counts of errors by code
+/// and the first errors once the events are committed, `400` when no record was valid. A body
+/// of more records than `max_records` (as `count` reads them) is refused whole with `413`
+/// before any becomes an event; at most `ingest_slots` bodies become events at once.
 pub(crate) async fn store_and_answer(
     state: &AppState,
     source: &'static str,
     encoding: Option<String>,
     bytes: Bytes,
+    count: impl FnOnce(&[u8]) -> usize + Send + 'static,
     parse: impl FnOnce(&Ingestor, &[u8]) -> Result<Batch, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let (ingestor, max_decompressed, worker_state) = (state.ingestor.clone(), state.limits.max_decompressed_bytes, state.clone());
+    let max_records = state.limits.max_records;
+    let slot = state.ingest_slots.clone().acquire_owned().await.map_err(ApiError::unavailable)?;
     let (errors, valid, stored) = tokio::task::spawn_blocking(move || -> Result<(Vec<RecordError>, usize, Stored), ApiError> {
+        let _slot = slot;
         let decoded = decode_body(encoding.as_deref(), &bytes, max_decompressed).map_err(body_error)?;
+        let records = count(&decoded);
+        if records > max_records {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_records",
+                format!("the body holds {records} records; at most {max_records} are taken per request (ingest.max_records): send smaller batches"),
+            ));
+        }
         let batch = parse(&ingestor, &decoded)?;
         let valid = batch.events.len();
         let state = worker_state;
@@ -65,10 +94,15 @@ pub(crate) async fn store_and_answer(
     state.metrics.count_events(source, "accepted", outcome.stored);
     state.metrics.count_events(source, "duplicate", outcome.duplicates);
     state.metrics.count_events(source, "rejected", errors.len());
+    let mut error_counts = std::collections::BTreeMap::<&'static str, usize>::new();
+    for error in &errors {
+        *error_counts.entry(error.code.as_str()).or_default() += 1;
+    }
     let answer = json!({
         "accepted": outcome.stored,
         "rejected": errors.len(),
         "duplicates": outcome.duplicates,
+        "error_counts": error_counts,
         "errors": &errors[..errors.len().min(MAX_LISTED_ERRORS)],
         "alerts": stored.alerts.iter().map(|r| r.count).sum::<usize>(),
         "alerts_by_rule": stored.alerts,
@@ -123,6 +157,7 @@ pub(crate) fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Optio
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SearchParams {
     q: Option<String>,
     from: Option<String>,
@@ -134,10 +169,9 @@ pub(crate) struct SearchParams {
 pub(crate) async fn search(
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Result<QueryParams<SearchParams>, axum::extract::rejection::QueryRejection>,
+    Params(params): Params<SearchParams>,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, Permission::Read).await?;
-    let QueryParams(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
     let request = search_request(params)?;
     let store = state.store.clone();
     let page = tokio::task::spawn_blocking(move || store.search(&request)).await.map_err(ApiError::internal)??;

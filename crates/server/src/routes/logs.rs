@@ -2,10 +2,10 @@
 //! `POST /v1/events`.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use rampart_ingest::LineIds;
+use rampart_ingest::{LineIds, body_lines};
 use rampart_model::Permission;
 use time::OffsetDateTime;
 
@@ -13,31 +13,36 @@ use crate::app::AppState;
 use crate::auth::authorize;
 use crate::error::ApiError;
 use crate::routes::events::{header_str, read_body, store_and_answer};
+use crate::routes::params::{Params, bool_param};
 
 /// Content types a body of lines may declare (or none).
 const LINE_CONTENT_TYPES: &[&str] =
     &["text/plain", "application/octet-stream", "application/x-ndjson", "application/ndjson", "application/jsonl", "application/json"];
 
 #[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct LogParams {
     /// Old lines being replayed keep their timestamps: no live-time window.
-    #[serde(default)]
-    replay: bool,
+    replay: Option<String>,
     /// Byte offset of this body in the source the `Idempotency-Key` names.
-    #[serde(default)]
-    offset: u64,
+    offset: Option<String>,
 }
 
 pub(crate) async fn ingest(
     State(state): State<AppState>,
     Path(format_name): Path<String>,
-    params: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>,
+    Params(params): Params<LogParams>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, Permission::Ingest).await?;
-    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?;
-    let live = !params.replay;
+    let live = !bool_param("replay", params.replay.as_deref())?;
+    let offset = match params.offset.as_deref() {
+        None | Some("") => 0,
+        Some(text) => text
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_request("invalid_parameters", "`offset` must be a byte offset: a non-negative integer"))?,
+    };
     let format = state.formats.get(&format_name).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -63,10 +68,11 @@ pub(crate) async fn ingest(
     // key and the line's byte offset in that source.
     let ids = header_str(&headers, header::HeaderName::from_static("idempotency-key"))
         .filter(|key| !key.is_empty() && key.len() <= 256)
-        .map(|key| LineIds { key: xxhash_rust::xxh3::xxh3_64(key.as_bytes()), offset: params.offset });
+        .map(|key| LineIds { key: xxhash_rust::xxh3::xxh3_64(key.as_bytes()), offset });
     let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
     let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
-    store_and_answer(&state, "logs", encoding, bytes, move |ingestor, decoded| {
+    let count = |decoded: &[u8]| body_lines(decoded).count();
+    store_and_answer(&state, "logs", encoding, bytes, count, move |ingestor, decoded| {
         Ok(ingestor.ingest_lines(&format, decoded, OffsetDateTime::now_utc(), live, ids))
     })
     .await

@@ -5,4 +5,5 @@ pub(crate) mod csp;
 pub(crate) mod events;
 pub(crate) mod logs;
 pub(crate) mod ops;
+pub(crate) mod params;
 pub(crate) mod tokens;

@@ -10,8 +10,13 @@ use time::OffsetDateTime;
 use crate::app::AppState;
 use crate::auth::authorize;
 use crate::error::ApiError;
+use crate::routes::params::{NoParams, Params};
 
-pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _: Params<NoParams>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     authorize(&state, &headers, Permission::Manage).await?;
     let store = state.store.clone();
     let tokens = tokio::task::spawn_blocking(move || store.list_tokens()).await.map_err(ApiError::internal)??;
