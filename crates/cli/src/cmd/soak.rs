@@ -189,7 +189,13 @@ pub fn run(args: Args) -> Result<()> {
     let listen = free_loopback_address()?;
     let mut server = Server::start(&data, &listen, &log)?;
     let url = format!("http://{listen}");
-    println!("soak: {} of traffic at {} requests/s with {} clients; server {url}, data {}", super::demo::humanize(args.duration), args.rate, args.clients, data.display());
+    println!(
+        "soak: {} of traffic at {} requests/s with {} clients; server {url}, data {}",
+        super::demo::humanize(args.duration),
+        args.rate,
+        args.clients,
+        data.display()
+    );
 
     let tally = Arc::new(Tally::default());
     let queue = Arc::new(Queue::default());
@@ -205,7 +211,10 @@ pub fn run(args: Args) -> Result<()> {
         std::thread::spawn(move || feed(&queue, &tally, rate, duration))
     };
 
-    println!("{:>6} {:>12} {:>10} {:>8} {:>8} {:>13} {:>9} {:>8}", "minute", "records", "requests", "failed", "refused", "acknowledged", "alerts", "RSS MB");
+    println!(
+        "{:>6} {:>12} {:>10} {:>8} {:>8} {:>13} {:>9} {:>8}",
+        "minute", "records", "requests", "failed", "refused", "acknowledged", "alerts", "RSS MB"
+    );
     let started = Instant::now();
     let kill_at = (args.kill_at > 0.0).then(|| args.duration.mul_f64(args.kill_at));
     let mut killed = false;
