@@ -144,7 +144,11 @@ fn sigkill_loses_no_acknowledged_event_and_retries_store_none_twice() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Kill once enough batches are acknowledged, however slow the machine is.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while acked.lock().unwrap().len() <= 10 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let mut server = server;
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
