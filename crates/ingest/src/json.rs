@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::body::Format;
 use crate::error::{BodyError, ErrorCode, RecordError};
+use crate::json_numbers::quote_card_numbers;
 
 /// Calls `each` with every record of the body and its number (1-based line for NDJSON, 0-based
 /// index for arrays, 1 for a single object). Records that cannot be parsed are reported through
@@ -16,7 +17,8 @@ pub(crate) fn split_records(
 ) -> Result<(), BodyError> {
     match format {
         Format::Json => {
-            let value: Value = match serde_json::from_slice(body) {
+            // Card numbers written as numbers become strings first, so masking sees them as written.
+            let value: Value = match serde_json::from_slice(&quote_card_numbers(body)) {
                 Ok(value) => value,
                 Err(error) => {
                     each(1, Err(invalid_json(1, &error)));
@@ -52,7 +54,7 @@ pub(crate) fn split_records(
                     );
                     continue;
                 }
-                each(line_no, serde_json::from_slice(line).map_err(|error| invalid_json(line_no, &error)));
+                each(line_no, serde_json::from_slice(&quote_card_numbers(line)).map_err(|error| invalid_json(line_no, &error)));
             }
         }
     }
