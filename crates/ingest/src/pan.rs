@@ -98,6 +98,12 @@ fn separator_at(bytes: &[u8], i: usize) -> Option<usize> {
 /// no possible card number skip [`mask_pans`]. It allocates nothing and skips eight digit-free
 /// bytes at a time.
 pub fn may_contain_pan(bytes: &[u8]) -> bool {
+    // Most lines have no `%` or `+`: they take the loop that only knows plain digits.
+    if memchr::memchr2(b'%', b'+', bytes).is_some() { longest_run::<true>(bytes) } else { longest_run::<false>(bytes) }
+}
+
+/// [`may_contain_pan`], reading percent-encoding and `+` when `ENCODED`.
+fn longest_run<const ENCODED: bool>(bytes: &[u8]) -> bool {
     let mut digits = 0usize; // digits in the current run
     let mut i = 0;
     while i < bytes.len() {
@@ -115,7 +121,15 @@ pub fn may_contain_pan(bytes: &[u8]) -> bool {
                 return false;
             }
         }
-        if let Some((_, len)) = digit_at(bytes, i) {
+        let b = bytes[i];
+        let len = if b.is_ascii_digit() {
+            1
+        } else if ENCODED && b == b'%' && digit_at(bytes, i).is_some() {
+            3
+        } else {
+            0
+        };
+        if len > 0 {
             digits += 1;
             if digits >= MIN_DIGITS {
                 return true;
@@ -123,12 +137,14 @@ pub fn may_contain_pan(bytes: &[u8]) -> bool {
             i += len;
             continue;
         }
-        if digits > 0
-            && let Some(len) = separator_at(bytes, i)
-            && digit_at(bytes, i + len).is_some()
-        {
-            i += len;
-            continue;
+        if digits > 0 {
+            let joiner = if ENCODED { separator_at(bytes, i) } else { matches!(b, b' ' | b'-').then_some(1) };
+            if let Some(len) = joiner
+                && digit_at(bytes, i + len).is_some()
+            {
+                i += len;
+                continue;
+            }
         }
         digits = 0;
         i += 1;
