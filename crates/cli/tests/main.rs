@@ -178,13 +178,52 @@ fn sigkill_loses_no_acknowledged_event_and_retries_store_none_twice() {
     assert_eq!(counts.len(), (acked.len() + resent.len()) * 50);
 }
 
-/// Published test card numbers, and how a sender might write them.
-const PANS: &[&str] =
-    &["4111111111111111", "5555555555554444", "378282246310005", "6011111111111117", "3530111333300000", "4012888888881881"];
+/// Published test card numbers of the major schemes (Visa, Mastercard, Amex, Discover, JCB, and
+/// a 19-digit Visa).
+const PANS: &[&str] = &[
+    "4111111111111111",
+    "5555555555554444",
+    "378282246310005",
+    "6011111111111117",
+    "3530111333300000",
+    "4012888888881881",
+    "4111111111111111003",
+];
 
+/// How a sender might write a card number in text: plain, grouped by spaces or dashes, groups
+/// joined by `+` or `%20` (URL-encoded), every digit percent-encoded, the first one encoded.
 fn spellings(pan: &str) -> Vec<String> {
     let groups: Vec<String> = pan.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-    vec![pan.to_owned(), groups.join(" "), groups.join("-")]
+    let encoded: String = pan.bytes().map(|b| format!("%{b:02X}")).collect();
+    vec![
+        pan.to_owned(),
+        groups.join(" "),
+        groups.join("-"),
+        groups.join("+"),
+        groups.join("%20"),
+        encoded,
+        format!("%3{}{}", &pan[..1], &pan[1..]),
+    ]
+}
+
+/// Spellings without a space, as a syslog header field can carry them.
+fn header_spellings(pan: &str) -> Vec<String> {
+    spellings(pan).into_iter().filter(|s| !s.contains(' ')).collect()
+}
+
+/// How a JSON number can write a card number, none of them a plain integer.
+fn number_forms(pan: &str) -> Vec<String> {
+    vec![format!("{pan}.0"), format!("-{pan}"), format!("{}.{}e{}", &pan[..1], &pan[1..], pan.len() - 1)]
+}
+
+/// `$time_local` of now, for live access lines.
+fn time_local_now() -> String {
+    let format = time::macros::format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
+    time::OffsetDateTime::now_utc().format(&format).unwrap()
+}
+
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -206,9 +245,44 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The addresses the server's syslog listeners bound (UDP, TCP), from its log.
+fn syslog_addresses(log: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(log).unwrap();
+    let line = text.lines().find(|l| l.contains("syslog listening")).expect("syslog is listening");
+    let addresses: Vec<String> = line
+        .split("Some(")
+        .skip(1)
+        .map(|rest| rest.chars().take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':')).collect())
+        .collect();
+    (addresses[0].clone(), addresses[1].clone())
+}
+
+fn post_to(server: &Server, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> u16 {
+    let mut request =
+        ureq::post(&format!("{}{path}", server.url)).header("Content-Type", content_type).config().http_status_as_error(false).build();
+    if let Some(token) = token {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    request.send(body).unwrap().status().as_u16()
+}
+
+fn wait_for_count(server: &Server, token: &str, query: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while search_count(server, token, query) < n {
+        assert!(Instant::now() < deadline, "expected {n} events for {query}, have {}", search_count(server, token, query));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Issue 11: the test cards in every shape (text spellings, JSON numbers that are not plain
+/// integers, URL-encoded forms, syslog header fields) over every intake (HTTP events,
+/// `/v1/logs`, syslog UDP and TCP, CSP reports, replay, follow); then no spelling of any of them
+/// is in the data directory or in the debug-level logs, byte for byte.
 #[test]
 fn card_numbers_never_reach_the_data_directory_or_the_log() {
     let (dir, token) = setup();
+    let out = rampart(dir.path(), &["token", "create", "--name", "reader", "--role", "analyst"]);
+    let reader = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let log = dir.path().join("serve.log");
     let server = Server::start(dir.path(), free_port(), &log);
     let mut n = 0;
@@ -238,14 +312,145 @@ fn card_numbers_never_reach_the_data_directory_or_the_log() {
             assert_eq!(server.post(&token, "application/json", None, format!("{{\"broken\": \"{written}\"").as_bytes()), Ok(400));
             n += 1;
         }
+        // JSON numbers that are not plain integers, as events and as nginx-json lines.
+        let mut events = Vec::new();
+        let mut nginx = Vec::new();
+        for (k, form) in number_forms(pan).iter().enumerate() {
+            events
+                .push(format!("{{\"event.id\":\"j{n}-{k}\",\"payment\":{{\"card\":{{\"number\":{form}}}}},\"n\":{form},\"l\":[{form}]}}"));
+            nginx.push(format!(
+                "{{\"time_iso8601\":\"{}\",\"remote_addr\":\"203.0.113.9\",\"request\":\"GET /json HTTP/1.1\",\"status\":200,\"card\":{form}}}",
+                rfc3339_now()
+            ));
+        }
+        let events = events.join("\n");
+        assert_eq!(server.post(&token, "application/x-ndjson", None, events.as_bytes()), Ok(202));
+        assert_eq!(post_to(&server, "/v1/logs/ndjson", Some(&token), "text/plain", events.replace("\"j", "\"k").as_bytes()), 202);
+        assert_eq!(post_to(&server, "/v1/logs/nginx-json", Some(&token), "text/plain", nginx.join("\n").as_bytes()), 202);
+        // Access lines with the card in the URL, the referrer and the user agent.
+        let lines: Vec<String> = spellings(pan)
+            .iter()
+            .map(|w| {
+                format!(
+                    "203.0.113.8 - - [{}] \"GET /logs?card={w}&x=1 HTTP/1.1\" 200 1 \"https://shop.example/?c={w}\" \"UA {w}\"",
+                    time_local_now()
+                )
+            })
+            .collect();
+        assert_eq!(post_to(&server, "/v1/logs/combined", Some(&token), "text/plain", lines.join("\n").as_bytes()), 202);
+        // CSP reports with the card in URLs and as numbers.
+        let reports: Vec<String> = spellings(pan)
+            .iter()
+            .map(|w| format!("\"https://shop.example/pay?card={w}\""))
+            .chain(number_forms(pan))
+            .map(|value| {
+                format!(
+                    "{{\"type\":\"csp-violation\",\"url\":\"https://shop.example/\",\"body\":{{\"documentURL\":{value},\"blockedURL\":{value},\
+                     \"effectiveDirective\":\"script-src\",\"sourceFile\":{value},\"lineNumber\":{value}}}}}"
+                )
+            })
+            .collect();
+        let body = format!("[{}]", reports.join(","));
+        assert_eq!(post_to(&server, "/v1/csp-reports/shop", None, "application/reports+json", body.as_bytes()), 204, "CSP");
     }
+    let (json_events, logs_events) = (PANS.len() * 3 * 2, PANS.len() * (3 + spellings("1").len()));
+    wait_for_count(&server, &reader, "event.dataset:csp", PANS.len() * (spellings("1").len() + 3));
+
+    // Syslog over UDP and TCP: the card in every header field, and in the message.
+    let (udp_address, tcp_address) = syslog_addresses(&log);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut tcp = std::net::TcpStream::connect(&tcp_address).unwrap();
+    let mut frames = 0;
+    for pan in PANS {
+        for (w, form) in header_spellings(pan).iter().zip(number_forms(pan).iter().cycle()) {
+            let body = format!("{{\"event.action\":\"syslog_test\",\"note\":\"{w}\",\"n\":{form}}}");
+            let rfc5424 = format!("<14>1 {} {w} {w} {w} {w} - {body}", rfc3339_now());
+            // An RFC 3164 HOSTNAME is letters, digits, dots and dashes; TAG[PID] takes the rest.
+            let mut rfc3164 = vec![format!("<14>{} {w}[{w}]: {body}", rfc3339_now())];
+            if w.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                rfc3164.push(format!("<14>{} {w} {w}[{w}]: {body}", rfc3339_now()));
+            }
+            for frame in std::iter::once(&rfc5424).chain(&rfc3164) {
+                udp.send_to(frame.as_bytes(), &udp_address).unwrap();
+                tcp.write_all(format!("{frame}\n").as_bytes()).unwrap();
+                frames += 2;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+    drop(tcp);
+    wait_for_count(&server, &reader, "event.action:syslog_test", frames);
+
+    // Follow: access lines appended to a file, delivered to the server.
+    let follower_home = tempfile::tempdir().unwrap();
+    let follow_log = dir.path().join("follow.log");
+    let follow_lines: Vec<String> = PANS
+        .iter()
+        .flat_map(|pan| spellings(pan))
+        .map(|w| format!("203.0.113.7 - - [{}] \"GET /follow?card={w} HTTP/1.1\" 200 1 \"-\" \"UA {w}\"", time_local_now()))
+        .collect();
+    std::fs::write(&follow_log, follow_lines.join("\n") + "\n").unwrap();
+    let follower_stderr = dir.path().join("follow.stderr");
+    let mut follower = Command::new(BIN)
+        .args([
+            "--data",
+            follower_home.path().to_str().unwrap(),
+            "ingest",
+            "--follow",
+            follow_log.to_str().unwrap(),
+            "--format",
+            "combined",
+        ])
+        .args(["--to", &server.url, "--token", &token])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "debug")
+        .stderr(std::fs::File::create(&follower_stderr).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_count(&server, &reader, "url.path:/follow", follow_lines.len());
+    follower.kill().unwrap();
+    follower.wait().unwrap();
     server.stop();
 
+    // Replay: old access lines and events, read by the CLI into the data directory.
+    let replay_lines: Vec<String> = PANS
+        .iter()
+        .flat_map(|pan| spellings(pan))
+        .map(|w| format!("203.0.113.6 - - [03/Mar/2024:10:00:00 +0000] \"GET /replay?card={w} HTTP/1.1\" 200 1 \"-\" \"UA {w}\""))
+        .collect();
+    std::fs::write(dir.path().join("replay.log"), replay_lines.join("\n") + "\n").unwrap();
+    let replay_events: Vec<String> = PANS
+        .iter()
+        .flat_map(|pan| number_forms(pan).into_iter().zip(spellings(pan)))
+        .map(|(form, w)| format!("{{\"@timestamp\":\"2024-03-03T10:00:00Z\",\"event.action\":\"replayed\",\"n\":{form},\"t\":\"{w}\"}}"))
+        .collect();
+    std::fs::write(dir.path().join("replay.ndjson"), replay_events.join("\n") + "\n").unwrap();
+    let replay_stderr = dir.path().join("replay.stderr");
+    let replayed = Command::new(BIN)
+        .args(["replay", "replay.log", "replay.ndjson", "--json"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "debug")
+        .stderr(std::fs::File::create(&replay_stderr).unwrap())
+        .output()
+        .unwrap();
+    assert!(replayed.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    assert_eq!(summary["stored"].as_u64(), Some((replay_lines.len() + replay_events.len()) as u64), "{summary}");
+    // Replayed data is not written beside the test's files: everything is inside `data`.
+    std::fs::remove_file(dir.path().join("replay.log")).unwrap();
+    std::fs::remove_file(dir.path().join("replay.ndjson")).unwrap();
+    std::fs::remove_file(&follow_log).unwrap();
+
     let stored = stored_ids(&dir.path().join("data"));
-    assert_eq!(stored.len(), PANS.len() * 3 * (6 * 3 + 1), "every valid record was stored");
+    let http_events = PANS.len() * spellings("1").len() * (6 * 3 + 1);
+    let csp_events = PANS.len() * (spellings("1").len() + 3);
+    let expected =
+        http_events + json_events + logs_events + csp_events + frames + follow_lines.len() + summary["stored"].as_u64().unwrap() as usize;
+    assert_eq!(stored.len(), expected, "every valid record was stored");
 
     let mut scanned = 0;
-    for file in files_under(&dir.path().join("data")).into_iter().chain([log]) {
+    let files = files_under(&dir.path().join("data")).into_iter().chain(files_under(follower_home.path()));
+    for file in files.chain([log, follower_stderr, replay_stderr]) {
         let bytes = std::fs::read(&file).unwrap();
         scanned += bytes.len();
         for pan in PANS {
@@ -255,7 +460,7 @@ fn card_numbers_never_reach_the_data_directory_or_the_log() {
             }
         }
     }
-    assert!(scanned > 10_000, "scanned only {scanned} bytes");
+    assert!(scanned > 100_000, "scanned only {scanned} bytes");
 
     // The masked form and the fingerprint are what remains.
     let out = rampart(dir.path(), &["events", "search", "--json", "event.id:p0a"]);

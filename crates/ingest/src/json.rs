@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::body::Format;
 use crate::error::{BodyError, ErrorCode, RecordError};
+use crate::json_numbers::quote_card_numbers;
 
 /// Calls `each` with every record of the body and its number (1-based line for NDJSON, 0-based
 /// index for arrays, 1 for a single object). Records that cannot be parsed are reported through
@@ -22,6 +23,9 @@ pub(crate) fn split_records(
 ) -> Result<(), BodyError> {
     match format {
         Format::Json => {
+            // Card numbers written as numbers become strings first, so masking sees them as written.
+            let quoted = quote_card_numbers(body);
+            let body: &[u8] = &quoted;
             // A first pass checks the whole body without building anything, so invalid JSON
             // refuses the body before any record is taken.
             let shape = match serde_json::from_slice::<Shape>(body) {
@@ -65,7 +69,7 @@ pub(crate) fn split_records(
                     );
                     continue;
                 }
-                each(line_no, serde_json::from_slice(line).map_err(|error| invalid_json(line_no, &error)));
+                each(line_no, serde_json::from_slice(&quote_card_numbers(line)).map_err(|error| invalid_json(line_no, &error)));
             }
         }
     }

@@ -14,6 +14,8 @@ use rampart_model::fields;
 /// The fewest and most digits a PAN has.
 const MIN_DIGITS: usize = 13;
 const MAX_DIGITS: usize = 19;
+/// Where a sender puts the card number itself: the card fields Rampart adds describe it.
+const CARD_NUMBER: &str = "payment.card.number";
 
 /// One PAN found and masked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +28,22 @@ pub struct MaskedPan {
     digits: String,
 }
 
+impl MaskedPan {
+    fn new(digits: String) -> MaskedPan {
+        MaskedPan { bin: digits[..6].to_owned(), last4: digits[digits.len() - 4..].to_owned(), digits }
+    }
+}
+
 /// Replaces every PAN in `text` by its masked form. Returns `None` when there was none, so the
 /// common case allocates nothing; otherwise the new text and the PANs found, in order.
+///
+/// Digits and separators may be percent-encoded and `+` separates groups as a space does, so
+/// a URL's `card=4111+1111+1111+1111`, `card=4111%201111%201111%201111` and
+/// `card=%34111111111111111` are found too; the masked form replaces every byte of the encoded
+/// number.
 pub fn mask_pans(text: &str) -> Option<(String, Vec<MaskedPan>)> {
     let bytes = text.as_bytes();
+    // Every digit, plain or encoded, holds an ASCII digit byte.
     if bytes.iter().filter(|b| b.is_ascii_digit()).count() < MIN_DIGITS {
         return None;
     }
@@ -38,18 +52,18 @@ pub fn mask_pans(text: &str) -> Option<(String, Vec<MaskedPan>)> {
     let mut copied = 0; // bytes of `text` already in `out`
     let mut i = 0;
     while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
+        if digit_at(bytes, i).is_none() {
             i += 1;
             continue;
         }
         let run = DigitRun::scan(bytes, i);
-        for (start, end, digits) in run.pans(bytes) {
+        for (start, end, digits) in run.pans() {
             let masked = mask(&digits);
             let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
             out.push_str(&text[copied..start]);
             out.push_str(&masked);
             copied = end;
-            found.push(MaskedPan { bin: digits[..6].to_owned(), last4: digits[digits.len() - 4..].to_owned(), digits });
+            found.push(MaskedPan::new(digits));
         }
         i = run.end;
     }
@@ -58,15 +72,44 @@ pub fn mask_pans(text: &str) -> Option<(String, Vec<MaskedPan>)> {
     Some((out, found))
 }
 
-/// Whether `bytes` holds a run of at least 13 digits (in groups joined by single spaces or
-/// dashes): the cheap test that lets a line with no possible card number skip [`mask_pans`]. It
-/// allocates nothing and skips eight digit-free bytes at a time.
+/// The digit at byte `i`, written plainly or percent-encoded (`%34`), and its length in bytes.
+#[inline]
+fn digit_at(bytes: &[u8], i: usize) -> Option<(u8, usize)> {
+    match *bytes.get(i)? {
+        d @ b'0'..=b'9' => Some((d, 1)),
+        b'%' if bytes.get(i + 1) == Some(&b'3') => bytes.get(i + 2).filter(|d| d.is_ascii_digit()).map(|&d| (d, 3)),
+        _ => None,
+    }
+}
+
+/// The length of a separator between digit groups at byte `i`: a space, dash or plus, plain or
+/// percent-encoded (`%20`, `%2D`, `%2B`).
+#[inline]
+fn separator_at(bytes: &[u8], i: usize) -> Option<usize> {
+    match *bytes.get(i)? {
+        b' ' | b'-' | b'+' => Some(1),
+        b'%' if bytes.get(i + 1) == Some(&b'2') && matches!(bytes.get(i + 2), Some(b'0' | b'B' | b'b' | b'D' | b'd')) => Some(3),
+        _ => None,
+    }
+}
+
+/// Whether `bytes` holds a run of at least 13 digits (in groups joined by single separators,
+/// plain or percent-encoded as [`mask_pans`] reads them): the cheap test that lets a line with
+/// no possible card number skip [`mask_pans`]. It allocates nothing and skips eight digit-free
+/// bytes at a time.
 pub fn may_contain_pan(bytes: &[u8]) -> bool {
+    // Most lines have no `%` or `+`: they take the loop that only knows plain digits.
+    if memchr::memchr2(b'%', b'+', bytes).is_some() { longest_run::<true>(bytes) } else { longest_run::<false>(bytes) }
+}
+
+/// [`may_contain_pan`], reading percent-encoding and `+` when `ENCODED`.
+fn longest_run<const ENCODED: bool>(bytes: &[u8]) -> bool {
     let mut digits = 0usize; // digits in the current run
     let mut i = 0;
     while i < bytes.len() {
         if digits == 0 {
-            // Outside a run, jump over words without any digit.
+            // Outside a run, jump over words without any digit (every digit, plain or encoded,
+            // holds a digit byte; landing inside `%34` only counts more digits).
             while let Some(chunk) = bytes.get(i..i + 8) {
                 let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
                 if has_digit_byte(word) {
@@ -79,14 +122,31 @@ pub fn may_contain_pan(bytes: &[u8]) -> bool {
             }
         }
         let b = bytes[i];
-        if b.is_ascii_digit() {
+        let len = if b.is_ascii_digit() {
+            1
+        } else if ENCODED && b == b'%' && digit_at(bytes, i).is_some() {
+            3
+        } else {
+            0
+        };
+        if len > 0 {
             digits += 1;
             if digits >= MIN_DIGITS {
                 return true;
             }
-        } else if !(digits > 0 && matches!(b, b' ' | b'-') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) {
-            digits = 0;
+            i += len;
+            continue;
         }
+        if digits > 0 {
+            let joiner = if ENCODED { separator_at(bytes, i) } else { matches!(b, b' ' | b'-').then_some(1) };
+            if let Some(len) = joiner
+                && digit_at(bytes, i + len).is_some()
+            {
+                i += len;
+                continue;
+            }
+        }
+        digits = 0;
         i += 1;
     }
     false
@@ -101,52 +161,57 @@ fn has_digit_byte(word: u64) -> bool {
     x.wrapping_sub(ONES * 10) & !x & HIGHS != 0
 }
 
-/// A maximal run of digit groups joined by single spaces or dashes.
+/// One group of a run: its bytes in the text and its digits in [`DigitRun::digits`].
+struct Group {
+    start: usize,
+    end: usize,
+    digits: std::ops::Range<usize>,
+}
+
+/// A maximal run of digit groups joined by single separators, decoded.
 struct DigitRun {
-    /// Byte ranges of the digit groups.
-    groups: Vec<(usize, usize)>,
+    /// The run's digits, decoded, as ASCII.
+    digits: String,
+    groups: Vec<Group>,
     end: usize,
 }
 
 impl DigitRun {
     fn scan(bytes: &[u8], start: usize) -> DigitRun {
-        let mut groups = Vec::new();
+        let mut run = DigitRun { digits: String::new(), groups: Vec::new(), end: start };
         let mut i = start;
         loop {
-            let group_start = i;
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
+            let (group_start, first_digit) = (i, run.digits.len());
+            while let Some((digit, len)) = digit_at(bytes, i) {
+                run.digits.push(char::from(digit));
+                i += len;
             }
-            groups.push((group_start, i));
-            let joined = i + 1 < bytes.len() && matches!(bytes[i], b' ' | b'-') && bytes[i + 1].is_ascii_digit();
-            if !joined {
-                return DigitRun { groups, end: i };
+            run.groups.push(Group { start: group_start, end: i, digits: first_digit..run.digits.len() });
+            match separator_at(bytes, i) {
+                Some(len) if digit_at(bytes, i + len).is_some() => i += len,
+                _ => {
+                    run.end = i;
+                    return run;
+                }
             }
-            i += 1;
         }
     }
 
     /// PANs in this run, as (start, end, digits), not overlapping. A run of groups tries every
     /// span of whole groups, longest first, so `4111-1111-1111-1111 2024` still finds the card.
-    fn pans(&self, bytes: &[u8]) -> Vec<(usize, usize, String)> {
+    fn pans(&self) -> Vec<(usize, usize, String)> {
         let mut pans = Vec::new();
         let mut first = 0;
         while first < self.groups.len() {
-            let mut digits = String::new();
-            let mut candidates = Vec::new();
-            for last in first..self.groups.len() {
-                let (s, e) = self.groups[last];
-                digits.push_str(std::str::from_utf8(&bytes[s..e]).unwrap_or_default());
-                if digits.len() > MAX_DIGITS {
-                    break;
-                }
-                if digits.len() >= MIN_DIGITS {
-                    candidates.push((last, digits.clone()));
-                }
-            }
-            match candidates.into_iter().rev().find(|(_, d)| is_pan(d)) {
+            let from = self.groups[first].digits.start;
+            let found = (first..self.groups.len())
+                .map(|last| (last, &self.digits[from..self.groups[last].digits.end]))
+                .take_while(|(_, digits)| digits.len() <= MAX_DIGITS)
+                .filter(|(_, digits)| is_pan(digits))
+                .last();
+            match found {
                 Some((last, digits)) => {
-                    pans.push((self.groups[first].0, self.groups[last].1, digits));
+                    pans.push((self.groups[first].start, self.groups[last].end, digits.to_owned()));
                     first = last + 1;
                 }
                 None => first += 1,
@@ -165,7 +230,7 @@ fn mask(digits: &str) -> String {
 }
 
 /// Whether a digit string is a plausible PAN: right length, known scheme prefix, Luhn-valid.
-fn is_pan(digits: &str) -> bool {
+pub(crate) fn is_pan(digits: &str) -> bool {
     (MIN_DIGITS..=MAX_DIGITS).contains(&digits.len()) && has_scheme_prefix(digits) && luhn_valid(digits)
 }
 
@@ -237,21 +302,53 @@ impl CardProtector {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// Masks every PAN in a JSON value: string values, object keys, and integers that are
-    /// themselves card numbers. When any was found and the record carries no card details of its
-    /// own, sets `payment.card.fingerprint`, `.bin` and `.last4` from the first one.
+    /// Masks every PAN in a JSON value: string values, object keys, and numbers that are
+    /// themselves card numbers. Sets `payment.card.fingerprint`, `.bin` and `.last4` where the
+    /// record carries none of its own: from `payment.card.number` when the record has that
+    /// field (and nothing when it holds no card number), else from the first PAN found.
+    ///
+    /// Numbers are seen here as parsed: JSON text should go through
+    /// [`quote_card_numbers`](crate::quote_card_numbers) first, so that a card number written
+    /// `4.111111111111111e15` or with 19 digits and a fraction is found as written.
     pub fn protect(&self, record: &mut Value) {
+        let own = match record {
+            Value::Object(map) => card_number_field(map).map(value_pan),
+            _ => None,
+        };
         let mut first = None;
         mask_value(record, &mut first);
-        let (Some(pan), Value::Object(map)) = (first, record) else { return };
+        let pan = match own {
+            Some(own) => own,
+            None => first,
+        };
+        let (Some(pan), Value::Object(map)) = (pan, record) else { return };
         self.add_card_fields_to(map, &pan);
     }
 
     /// Sets `payment.card.fingerprint`, `.bin` and `.last4` of `record` from `pan`, where the
-    /// record has none of its own.
+    /// record has none of its own and no `payment.card.number` (which the card fields describe).
     pub(crate) fn add_card_fields(&self, record: &mut Value, pan: &MaskedPan) {
-        if let Value::Object(map) = record {
+        if let Value::Object(map) = record
+            && card_number_field(map).is_none()
+        {
             self.add_card_fields_to(map, pan);
+        }
+    }
+
+    /// Like [`CardProtector::add_card_fields`], on an event.
+    pub(crate) fn add_card_fields_to_event(&self, event: &mut rampart_model::Event, pan: &MaskedPan) {
+        if event.get(CARD_NUMBER).is_some() {
+            return;
+        }
+        let values = [
+            (fields::PAYMENT_CARD_FINGERPRINT, self.fingerprint(&pan.digits)),
+            (fields::PAYMENT_CARD_BIN, pan.bin.clone()),
+            (fields::PAYMENT_CARD_LAST4, pan.last4.clone()),
+        ];
+        for (path, value) in values {
+            if event.get(path).is_none() {
+                event.set(path, Value::String(value));
+            }
         }
     }
 
@@ -260,6 +357,50 @@ impl CardProtector {
         set_missing(map, fields::PAYMENT_CARD_BIN, pan.bin.clone());
         set_missing(map, fields::PAYMENT_CARD_LAST4, pan.last4.clone());
     }
+}
+
+/// `payment.card.number` of a raw record, written dotted, nested or anything between.
+fn card_number_field(map: &Map<String, Value>) -> Option<&Value> {
+    fn lookup<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+        if let Some(value) = map.get(path) {
+            return Some(value);
+        }
+        path.match_indices('.').find_map(|(at, _)| match map.get(&path[..at]) {
+            Some(Value::Object(inner)) => lookup(inner, &path[at + 1..]),
+            _ => None,
+        })
+    }
+    lookup(map, CARD_NUMBER)
+}
+
+/// The first PAN of a value (a string holding one, or a number that is one).
+fn value_pan(value: &Value) -> Option<MaskedPan> {
+    match value {
+        Value::String(s) => mask_pans(s).and_then(|(_, pans)| pans.into_iter().next()),
+        Value::Number(n) => number_pan(n).map(MaskedPan::new),
+        _ => None,
+    }
+}
+
+/// The digits of a parsed number that is a card number: an integer, negative or not, or a float
+/// holding an integer exactly (below 2^53).
+fn number_pan(n: &serde_json::Number) -> Option<String> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    let value = match (n.as_u64(), n.as_i64(), n.as_f64()) {
+        (Some(u), _, _) => u,
+        (None, Some(i), _) => i.unsigned_abs(),
+        (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < EXACT => {
+            // Exact: an integer below 2^53 converts without loss.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let u = f.abs() as u64;
+            u
+        }
+        _ => return None,
+    };
+    if value < 10u64.pow(u32::try_from(MIN_DIGITS - 1).unwrap_or(12)) {
+        return None;
+    }
+    Some(value.to_string()).filter(|digits| is_pan(digits))
 }
 
 /// Sets a dotted path in a raw record unless it is already there (dotted or nested).
@@ -291,13 +432,9 @@ fn mask_value(value: &mut Value, first: &mut Option<MaskedPan>) {
             }
         }
         Value::Number(n) => {
-            if let Some(digits) = n.as_u64().map(|n| n.to_string()).filter(|d| is_pan(d)) {
+            if let Some(digits) = number_pan(n) {
                 *value = Value::String(mask(&digits));
-                first.get_or_insert_with(|| MaskedPan {
-                    bin: digits[..6].to_owned(),
-                    last4: digits[digits.len() - 4..].to_owned(),
-                    digits,
-                });
+                first.get_or_insert_with(|| MaskedPan::new(digits));
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|item| mask_value(item, first)),
@@ -392,11 +529,67 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn every_masked_line_was_flagged(text in "[0-9 a-]{0,64}") {
+        fn every_masked_line_was_flagged(text in "[0-9 a+%23BD-]{0,64}") {
             if mask_pans(&text).is_some() {
                 proptest::prop_assert!(may_contain_pan(text.as_bytes()));
             }
         }
+    }
+
+    #[test]
+    fn issue_11_url_encoded_card_numbers_are_masked_over_their_encoded_bytes() {
+        for pan in TEST_PANS.iter().copied().chain(["4111111111111111003"]) {
+            let groups: Vec<&str> = pan.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect();
+            let encoded: String = pan.bytes().map(|b| format!("%{b:02X}")).collect();
+            let first_encoded = format!("%3{}{}", &pan[..1], &pan[1..]);
+            let spellings = [groups.join("+"), groups.join("%20"), groups.join("%2D"), groups.join("%2b"), encoded, first_encoded];
+            for written in spellings {
+                let text = format!("/pay?card={written}&x=1");
+                assert!(may_contain_pan(text.as_bytes()), "{written}");
+                let (masked, found) = mask_pans(&text).unwrap_or_else(|| panic!("{written} not found"));
+                let expected = format!("/pay?card={}{}{}&x=1", &pan[..6], "*".repeat(pan.len() - 10), &pan[pan.len() - 4..]);
+                assert_eq!(masked, expected, "{written}");
+                assert_eq!(found.len(), 1);
+                assert_eq!(found[0].digits, pan);
+            }
+        }
+        // Encoded text that is no card stays as it was.
+        for text in ["a%2041%20b", "%3A4111111111111112", "100%25 x 4111111111111112", "%34%31%31"] {
+            assert_eq!(mask_pans(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn issue_13_card_fields_describe_payment_card_number() {
+        let protector = CardProtector::new(b"k");
+        for mut record in [
+            json!({"payment": {"card": {"number": "5555 5555 5555 4444"}}, "message": "was 4111111111111111"}),
+            json!({"payment.card.number": 5555555555554444u64, "message": "was 4111111111111111"}),
+            json!({"payment.card": {"number": "5555555555554444"}, "a": "4111111111111111"}),
+        ] {
+            protector.protect(&mut record);
+            assert_eq!(record["payment"]["card"]["bin"], json!("555555"), "{record}");
+            assert_eq!(record["payment"]["card"]["last4"], json!("4444"), "{record}");
+            assert_eq!(record["payment"]["card"]["fingerprint"], json!(protector.fingerprint("5555555555554444")));
+            assert!(!record.to_string().contains("4111111111111111"), "{record}");
+        }
+        // A card number field that holds no card number gives no card fields from elsewhere.
+        let mut record = json!({"payment": {"card": {"number": "555555******4444"}}, "message": "4111111111111111"});
+        protector.protect(&mut record);
+        assert_eq!(record["payment"]["card"].get("bin"), None, "{record}");
+        let mut value = json!({"payment": {"card": {"number": "x"}}});
+        protector.add_card_fields(&mut value, &MaskedPan::new("4111111111111111".into()));
+        assert_eq!(value["payment"]["card"].get("bin"), None);
+    }
+
+    #[test]
+    fn issue_11_parsed_numbers_of_every_kind_are_masked() {
+        let protector = CardProtector::new(b"k");
+        let mut record = json!({"a": -5555555555554444i64, "b": 4111111111111111.0f64, "c": 1.5, "d": 9.5e15});
+        protector.protect(&mut record);
+        assert_eq!(record["a"], json!("555555******4444"));
+        assert_eq!(record["b"], json!("411111******1111"));
+        assert_eq!((record["c"].clone(), record["d"].clone()), (json!(1.5), json!(9.5e15)));
     }
 
     #[test]

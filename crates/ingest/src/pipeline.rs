@@ -12,7 +12,9 @@ use crate::body::Format;
 use crate::client_ip::ClientIpResolver;
 use crate::error::{BodyError, ErrorCode, RecordError, json_category};
 use crate::json::split_records;
+use crate::json_numbers::{quote_card_numbers, quote_card_numbers_str};
 use crate::pan::{CardProtector, mask_pans, may_contain_pan};
+use crate::syslog::SyslogMessage;
 
 /// Limits and windows of ingestion; `[ingest]` in `rampart.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,16 +113,25 @@ impl Ingestor {
             });
         }
         let invalid = |reason: String| RecordError { line, code: ErrorCode::InvalidLine, message: reason };
-        let text = String::from_utf8_lossy(raw);
+        let lossy = String::from_utf8_lossy(raw);
+        // In JSON lines, card numbers written as numbers become strings first, so that masking
+        // sees them as written (and `event.original` keeps them masked).
+        let quoted;
+        let text: &str = if matches!(format, LineFormat::NginxJson) {
+            quoted = quote_card_numbers_str(&lossy);
+            &quoted
+        } else {
+            &lossy
+        };
         // Masking comes first, so no later step (nor an error message) can see a card number.
-        let masked = if may_contain_pan(text.as_bytes()) { mask_pans(&text) } else { None };
+        let masked = if may_contain_pan(text.as_bytes()) { mask_pans(text) } else { None };
         let (safe_line, first_pan) = match &masked {
             Some((masked, pans)) => (masked.as_str(), pans.first()),
-            None => (&*text, None),
+            None => (text, None),
         };
         let mut record = match format {
             LineFormat::Events => {
-                let mut record: Value = serde_json::from_str(&text).map_err(|error| RecordError {
+                let mut record: Value = serde_json::from_slice(&quote_card_numbers(text.as_bytes())).map_err(|error| RecordError {
                     line,
                     code: ErrorCode::InvalidJson,
                     message: format!("not a JSON object: {} at column {}", json_category(&error), error.column()),
@@ -136,7 +147,7 @@ impl Ingestor {
             LineFormat::NginxJson => {
                 // Parsed before masking: a card number logged as a bare JSON number would not
                 // survive masking of the text. The fields are masked below instead.
-                let map = parse_json_line(&text).map_err(|error| invalid(error.reason))?;
+                let map = parse_json_line(text).map_err(|error| invalid(error.reason))?;
                 let mut record = record_from_json(safe_line, &map).map_err(|error| invalid(error.reason))?;
                 record.resolve_client(&self.client_ip);
                 Value::Object(record.to_fields())
@@ -156,6 +167,40 @@ impl Ingestor {
         }
         let event = Event::from_json_at(record, now).map_err(|error| field_error(line, &error))?;
         self.finish(line, event, now, live)
+    }
+
+    /// Reads the body of a live syslog message in `format` and adds its header fields
+    /// (`log.syslog.*`), card numbers masked in each of them as in the body.
+    pub fn ingest_syslog(
+        &self,
+        format: &LineFormat,
+        message: &SyslogMessage<'_>,
+        number: usize,
+        now: OffsetDateTime,
+    ) -> Result<Event, RecordError> {
+        let mut event = self.ingest_line(format, number, message.message.as_bytes(), now, true, None)?;
+        event.set("log.syslog.facility.code", Value::from(message.facility));
+        event.set("log.syslog.severity.code", Value::from(message.severity));
+        let texts = [
+            ("log.syslog.hostname", message.hostname),
+            ("log.syslog.appname", message.app_name),
+            ("log.syslog.procid", message.proc_id),
+            ("log.syslog.msgid", message.msg_id),
+        ];
+        for (path, value) in texts {
+            let Some(value) = value else { continue };
+            let value = match mask_pans(value) {
+                Some((masked, pans)) => {
+                    if let Some(pan) = pans.first() {
+                        self.cards.add_card_fields_to_event(&mut event, pan);
+                    }
+                    masked
+                }
+                None => value.to_owned(),
+            };
+            event.set(path, Value::String(value));
+        }
+        Ok(event)
     }
 
     /// Parses a live body received at `now`: every record is masked, validated and checked
@@ -413,6 +458,98 @@ mod tests {
         assert_eq!(event.get_str("nginx.card"), Some("424242******4242"));
         // Either card may come first; its details are filled in.
         assert!(matches!(event.get_str("payment.card.bin"), Some("411111" | "424242")));
+    }
+
+    /// The number forms of issue 11, each with the card it writes.
+    const NUMBER_FORMS: &[(&str, &str)] = &[
+        ("4111111111111111.0", "4111111111111111"),
+        ("4.111111111111111e15", "4111111111111111"),
+        ("-5555555555554444", "5555555555554444"),
+        ("3.782822463100050E14", "378282246310005"),
+        ("4111111111111111003.0", "4111111111111111003"),
+        ("4.111111111111111003e18", "4111111111111111003"),
+    ];
+
+    fn assert_no_digits_of(text: &str, pan: &str) {
+        // The 16 digits a float keeps of a 19-digit card must not remain either.
+        assert!(!text.contains(&pan[..pan.len().min(16)]), "{text}");
+        assert!(!text.contains(&pan[1..]), "{text}");
+    }
+
+    #[test]
+    fn issue_11_json_numbers_that_are_not_plain_integers_are_masked() {
+        let ingestor = Ingestor::new(IngestConfig::default(), CardProtector::new(b"test key"));
+        for (number, pan) in NUMBER_FORMS {
+            let record = format!(r#"{{"note":{number},"list":[{number}]}}"#);
+            let batches = [
+                ingestor.ingest(Format::Ndjson, record.as_bytes(), now()),
+                ingestor.ingest(Format::Json, format!("[{record}]").as_bytes(), now()),
+                ingestor.ingest_lines(&LineFormat::Events, record.as_bytes(), now(), true, None),
+            ];
+            for batch in batches {
+                assert_eq!(batch.errors.len(), 0, "{number}");
+                let event = &batch.events[0];
+                assert_no_digits_of(&event.to_json_string(), pan);
+                assert_eq!(event.get_str("payment.card.last4"), Some(&pan[pan.len() - 4..]), "{number}");
+                assert_eq!(event.get_str("payment.card.bin"), Some(&pan[..6]), "{number}");
+            }
+            let line =
+                format!(r#"{{"time_iso8601":"2026-11-22T09:59:00+00:00","remote_addr":"203.0.113.7","status":200,"card":{number}}}"#);
+            let event = ingestor.ingest_line(&LineFormat::NginxJson, 1, line.as_bytes(), now(), true, None).unwrap();
+            assert_no_digits_of(&event.to_json_string(), pan);
+            assert_eq!(event.get_str("payment.card.last4"), Some(&pan[pan.len() - 4..]), "{number}");
+        }
+        // Other numbers keep their type and value.
+        let batch = ingestor.ingest(Format::Json, br#"{"http.response.status_code":200,"x":1.5,"y":4111111111111112.0}"#, now());
+        let event = &batch.events[0];
+        assert_eq!((event.get("x"), event.get("y")), (Some(&Value::from(1.5)), Some(&Value::from(4_111_111_111_111_112.0))));
+    }
+
+    #[test]
+    fn issue_11_url_encoded_card_numbers_in_access_lines_are_masked() {
+        for written in
+            ["4111+1111+1111+1111", "4111%201111%201111%201111", "%34111111111111111", "%34%31%31%31%31%31%31%31%31%31%31%31%31%31%31%31"]
+        {
+            let line =
+                format!("203.0.113.7 - - [22/Nov/2026:09:59:58 +0000] \"GET /pay?card={written}&x=1 HTTP/1.1\" 200 12 \"-\" \"curl/8\"");
+            let event = ingestor().ingest_line(&combined(), 1, line.as_bytes(), now(), true, None).unwrap();
+            assert_eq!(event.get_str("url.query"), Some("card=411111******1111&x=1"), "{written}");
+            assert_eq!(event.get_str("url.original"), Some("/pay?card=411111******1111&x=1"), "{written}");
+            let original = event.get_str("event.original").unwrap();
+            assert!(original.contains("GET /pay?card=411111******1111&x=1 HTTP"), "{original}");
+            assert!(!event.to_json_string().contains(&written[..8]), "{written}");
+            assert_eq!(event.get_str("payment.card.last4"), Some("1111"));
+            // Sent as event JSON, the same.
+            let record = format!(r#"{{"url.original":"/pay?card={written}","event.original":"GET /pay?card={written}"}}"#);
+            let batch = ingestor().ingest(Format::Json, record.as_bytes(), now());
+            assert_eq!(batch.events[0].get_str("url.original"), Some("/pay?card=411111******1111"));
+            assert_eq!(batch.events[0].get_str("event.original"), Some("GET /pay?card=411111******1111"));
+        }
+    }
+
+    #[test]
+    fn issue_11_syslog_header_pan_masked() {
+        let ingestor = Ingestor::new(IngestConfig::default(), CardProtector::new(b"test key"));
+        let frames = [
+            "<14>1 2026-11-22T09:59:00Z 4111111111111111 5555-5555-5555-4444 378282246310005 6011111111111117 - {\"a\":1}",
+            "<14>Nov 22 09:59:00 4111111111111111 5555555555554444[378282246310005]: {\"a\":1}",
+        ];
+        for frame in frames {
+            let message = crate::parse_syslog(frame.as_bytes(), now()).unwrap();
+            let event = ingestor.ingest_syslog(&LineFormat::Events, &message, 1, now()).unwrap();
+            let text = event.to_json_string();
+            for pan in ["4111111111111111", "5555-5555-5555-4444", "5555555555554444", "378282246310005", "6011111111111117"] {
+                assert!(!text.contains(pan), "{text}");
+            }
+            assert_eq!(event.get_str("log.syslog.hostname"), Some("411111******1111"));
+            assert_eq!(event.get_str("log.syslog.appname"), Some("555555******4444"));
+            assert_eq!(event.get_str("log.syslog.procid"), Some("378282*****0005"));
+            assert_eq!(event.get_str("payment.card.last4"), Some("1111"));
+            assert_eq!(event.get("log.syslog.severity.code"), Some(&Value::from(6)));
+        }
+        let message = crate::parse_syslog(frames[0].as_bytes(), now()).unwrap();
+        let event = ingestor.ingest_syslog(&LineFormat::Events, &message, 1, now()).unwrap();
+        assert_eq!(event.get_str("log.syslog.msgid"), Some("601111******1117"));
     }
 
     #[test]

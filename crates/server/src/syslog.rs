@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use rampart_ingest::{ErrorCode, FrameDecoder, LineFormat, RecordError, RejectSample, SyslogMessage, parse_syslog};
 use rampart_model::Event;
-use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, UdpSocket};
@@ -125,21 +124,8 @@ impl Reader {
                 &detected
             }
         };
-        let mut event = self.state.ingestor.ingest_line(format, number, message.message.as_bytes(), now, true, None)?;
-        event.set("log.syslog.facility.code", Value::from(message.facility));
-        event.set("log.syslog.severity.code", Value::from(message.severity));
-        let texts = [
-            ("log.syslog.hostname", message.hostname),
-            ("log.syslog.appname", message.app_name),
-            ("log.syslog.procid", message.proc_id),
-            ("log.syslog.msgid", message.msg_id),
-        ];
-        for (path, value) in texts {
-            if let Some(value) = value {
-                event.set(path, Value::String(value.to_owned()));
-            }
-        }
-        Ok(event)
+        // The header fields are masked for card numbers as the body is.
+        self.state.ingestor.ingest_syslog(format, message, number, now)
     }
 }
 

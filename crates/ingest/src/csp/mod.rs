@@ -164,7 +164,8 @@ pub fn parse_csp_reports(
     let text = std::str::from_utf8(body).map_err(|error| CspError::NotUtf8 { valid_up_to: error.valid_up_to() })?;
     // Before building any value, so a hostile `[[[[..` costs one pass and no recursion.
     prescan(body, limits)?;
-    let value: Value = serde_json::from_str(text).map_err(|error| CspError::InvalidJson {
+    // Card numbers written as numbers become strings, so masking sees them as written.
+    let value: Value = serde_json::from_str(&crate::json_numbers::quote_card_numbers_str(text)).map_err(|error| CspError::InvalidJson {
         reason: match error.classify() {
             serde_json::error::Category::Eof => "unexpected end of input",
             serde_json::error::Category::Syntax => "syntax error",

@@ -428,3 +428,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn issue_11_card_numbers_written_as_json_numbers_reach_masking_as_written() {
+    // A string field given a number keeps its text; a float would keep only 16 digits of a
+    // 19-digit card, or write it in exponent form. Quoted first, the text is the card.
+    let body = r#"{"csp-report": {"document-uri": "https://shop.example/", "blocked-uri": 4111111111111111003.0,
+        "script-sample": 4.111111111111111e15, "source-file": -5555555555554444}}"#;
+    let outcome = parse(LEGACY_TYPE, body).unwrap();
+    let event = &outcome.events[0];
+    assert_eq!(event["csp.blocked_uri"], json!("4111111111111111003.0"));
+    assert_eq!(event["csp.sample"], json!("4111111111111111"));
+    assert_eq!(event["csp.source_file"], json!("-5555555555554444"));
+    let mut record = event.clone();
+    crate::CardProtector::new(b"k").protect(&mut record);
+    let text = record.to_string();
+    for digits in ["4111111111111111", "5555555555554444"] {
+        assert!(!text.contains(digits), "{text}");
+    }
+}
