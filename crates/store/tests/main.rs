@@ -494,3 +494,56 @@ fn appends_name_the_positions_of_their_duplicates() {
     assert_eq!((outcome.stored, outcome.duplicates, outcome.duplicate_positions.clone()), (1, 2, vec![1, 2]));
     assert!(outcome.is_new(0) && !outcome.is_new(1) && !outcome.is_new(2));
 }
+
+/// Issue 11, item 4: appends, alerts, transitions and token changes from many threads at once
+/// all succeed (before, an append whose transaction had read before an alert committed on
+/// another connection failed with "database is locked").
+#[test]
+fn issue_11_concurrent_writes_never_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(open(&dir));
+    let (appenders, batches, per_batch, alerters, detections) = (8, 40, 25, 4, 60);
+    let mut threads = Vec::new();
+    for t in 0..appenders {
+        let store = store.clone();
+        threads.push(std::thread::spawn(move || {
+            for b in 0..batches {
+                let events = (0..per_batch)
+                    .map(|i| {
+                        let at = format!("2026-11-22T10:{:02}:{:02}Z", b % 60, i);
+                        event(&format!("e{t}-{b}-{i}"), &at, &format!("192.0.2.{}", t + 1), "alice")
+                    })
+                    .collect();
+                let outcome = store.append(events).map_err(|e| format!("append: {e}"))?;
+                assert_eq!(outcome.stored, per_batch);
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    for t in 0..alerters {
+        let store = store.clone();
+        threads.push(std::thread::spawn(move || {
+            for d in 0..detections {
+                let at = T0 + minutes(d);
+                let detection = detection(&format!("r{t}"), &format!("e{t}-{d}"), at, &format!("198.51.100.{d}"), None);
+                let changes = store.record_detections(&[detection], WINDOW).map_err(|e| format!("record: {e}"))?;
+                if d % 3 == 0 {
+                    store
+                        .transition_alert(&changes[0].alert.id, AlertAction::Acknowledge, "analyst", None, at)
+                        .map_err(|e| format!("transition: {e}"))?;
+                }
+                store.save_snapshot(&format!("s{t}"), &[d as u8; 64]).map_err(|e| format!("snapshot: {e}"))?;
+            }
+            store
+                .create_token(NewToken { name: format!("t{t}"), hash: [t as u8; 32], role: Role::Ingest, expires_at: None })
+                .map_err(|e| format!("token: {e}"))?;
+            Ok(())
+        }));
+    }
+    let failures: Vec<String> = threads.into_iter().filter_map(|t| t.join().unwrap().err()).collect();
+    assert_eq!(failures, Vec::<String>::new());
+    assert_eq!(store.count_events().unwrap(), (appenders * batches * per_batch) as u64);
+    let alerts = store.list_alerts(&AlertRequest { limit: 1000, ..AlertRequest::default() }).unwrap().items;
+    assert_eq!(alerts.len(), alerters * detections as usize);
+    assert_eq!(store.list_tokens().unwrap().len(), alerters);
+}

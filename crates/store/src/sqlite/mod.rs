@@ -23,6 +23,15 @@ use crate::store::{
 };
 use writer::{Command, Writer};
 
+/// Page cache of each pooled reader connection, in KiB (SQLite's default size, set on purpose:
+/// with up to [`MAX_POOLED_READERS`] of them, readers hold at most 32 MiB of cache).
+const READER_CACHE_KIB: u32 = 2048;
+/// Page cache of the writer's connection, in KiB: the hot corner of the events table and of
+/// the day's term index stay cached, which keeps appends fast.
+const WRITER_CACHE_KIB: u32 = 65_536;
+/// Reader connections kept open between uses; more are opened under load and closed after.
+const MAX_POOLED_READERS: usize = 16;
+
 /// How SQLite syncs commits to disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -87,7 +96,7 @@ impl SqliteStore {
         };
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000;
-             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;"
+             PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
         ))
         .map_err(open_error)?;
         schema::migrate(&mut conn)?;
@@ -134,7 +143,19 @@ impl SqliteStore {
         answer.recv().map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs `f` on a pooled connection (searches, and token changes, which are rare and small).
+    /// Runs a write on the writer thread's connection, between group commits: the one writer
+    /// of this process. Its transactions take the write lock first (`BEGIN IMMEDIATE`).
+    fn write<T: Send + 'static>(&self, job: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+        self.send(|reply| {
+            Command::Run {
+                job: Box::new(move |conn: &mut Connection| {
+                    let _ = reply.send(job(conn));
+                }),
+            }
+        })
+    }
+
+    /// Runs `f` on a pooled read-only connection (searches, listings, look-ups).
     fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let pooled = self.readers.lock().ok().and_then(|mut readers| readers.pop());
         let conn = match pooled {
@@ -143,12 +164,14 @@ impl SqliteStore {
                 let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                     .map_err(|source| StoreError::Open { path: self.path.clone(), source })?;
                 conn.busy_timeout(Duration::from_secs(10))?;
+                // Readers never write: every write goes through the writer thread.
+                conn.execute_batch(&format!("PRAGMA query_only = ON; PRAGMA cache_size = -{READER_CACHE_KIB};"))?;
                 conn
             }
         };
         let result = f(&conn);
         if let Ok(mut readers) = self.readers.lock()
-            && readers.len() < 16
+            && readers.len() < MAX_POOLED_READERS
         {
             readers.push(conn);
         }
@@ -194,7 +217,7 @@ impl Store for SqliteStore {
     }
 
     fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
-        self.with_connection(|conn| {
+        self.write(move |conn| {
             let inserted = conn.execute(
                 "INSERT OR IGNORE INTO tokens (name, hash, role, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -221,7 +244,8 @@ impl Store for SqliteStore {
     }
 
     fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
-        self.with_connection(|conn| {
+        let name = name.to_owned();
+        self.write(move |conn| {
             let changed = conn.execute(
                 "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE name = ?1",
                 params![name, OffsetDateTime::now_utc().unix_timestamp()],
@@ -244,7 +268,8 @@ impl Store for SqliteStore {
         if detections.is_empty() {
             return Ok(Vec::new());
         }
-        self.with_connection(|conn| alerts::record(conn, detections, suppression))
+        let detections = detections.to_vec();
+        self.write(move |conn| alerts::record(conn, &detections, suppression))
     }
 
     fn list_alerts(&self, request: &AlertRequest) -> Result<AlertPage, StoreError> {
@@ -263,7 +288,8 @@ impl Store for SqliteStore {
         note: Option<&str>,
         at: OffsetDateTime,
     ) -> Result<Alert, StoreError> {
-        self.with_connection(|conn| alerts::transition(conn, id, action, actor, note, at))
+        let (id, actor, note) = (id.to_owned(), actor.to_owned(), note.map(str::to_owned));
+        self.write(move |conn| alerts::transition(conn, &id, action, &actor, note.as_deref(), at))
     }
 
     fn alert_transitions(&self, request: &TransitionRequest) -> Result<TransitionPage, StoreError> {
@@ -275,7 +301,8 @@ impl Store for SqliteStore {
     }
 
     fn save_snapshot(&self, name: &str, body: &[u8]) -> Result<(), StoreError> {
-        self.with_connection(|conn| {
+        let (name, body) = (name.to_owned(), body.to_vec());
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO state_snapshots (name, saved_at, body) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET saved_at = excluded.saved_at, body = excluded.body",

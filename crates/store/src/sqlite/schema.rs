@@ -67,7 +67,7 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> Result<(), Sto
     if version > known {
         return Err(StoreError::NewerSchema { found: version, known });
     }
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for (index, migration) in MIGRATIONS.iter().enumerate().take(target).skip(version as usize) {
         match migration {
             Migration::Sql(sql) => tx.execute_batch(sql)?,

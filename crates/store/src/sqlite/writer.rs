@@ -5,7 +5,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::time::Instant;
 
 use rampart_model::{Event, fields};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -21,10 +21,15 @@ const MAX_KEY_PROBES: i64 = 1 << 12;
 
 pub(crate) type Reply<T> = SyncSender<Result<T, StoreError>>;
 
+/// A write other than an append (alerts, tokens, snapshots): it runs on the writer's connection,
+/// so that one connection writes and no transaction of this process waits on another.
+pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
 pub(crate) enum Command {
     Append { events: Vec<Event>, reply: Reply<AppendOutcome> },
     Purge { cutoff_key: i64, reply: Reply<u64> },
     Ping { reply: Reply<()> },
+    Run { job: Job },
 }
 
 pub(crate) struct Writer {
@@ -99,6 +104,7 @@ impl Writer {
                     .map_err(StoreError::from);
                 let _ = reply.send(result);
             }
+            Command::Run { job } => job(&mut self.conn),
         }
     }
 
@@ -150,7 +156,7 @@ impl Writer {
 
     /// Deletes one step of old rows; `Ok(true)` while more remain.
     fn purge_step(&mut self, run: &mut Purge) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let step_end: i64 = tx.query_row(
             "SELECT MIN(?1, COALESCE((SELECT key FROM events WHERE key < ?1 ORDER BY key LIMIT 1 OFFSET ?2), ?1))",
             params![run.cutoff_key, PURGE_STEP],
@@ -182,7 +188,11 @@ fn write_batch(
     dedup_window_ms: i64,
 ) -> Result<Vec<AppendOutcome>, StoreError> {
     let now_ms = millis(OffsetDateTime::now_utc());
-    let tx = conn.transaction()?;
+    // Immediate: the write lock is taken before the first read (the duplicate check). A deferred
+    // transaction that reads and then writes fails at once in WAL mode (SQLITE_BUSY_SNAPSHOT,
+    // whatever the busy timeout) if another connection committed in between, e.g. another
+    // process opening the same file.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut new_days = Vec::new(); // joined to `known_days` only once the commit succeeds
     let mut batch_ids: HashSet<&str> = HashSet::new();
     let mut terms: Vec<(i64, i64, i64, i64)> = Vec::new(); // (day, bucket, term, key)
