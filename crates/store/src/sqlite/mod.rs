@@ -104,9 +104,11 @@ impl SqliteStore {
 
         let (sender, receiver) = sync_channel(options.queue_capacity.max(1));
         let term_days = schema::term_days(&conn)?.into_iter().collect();
+        let keys = writer::KeySpace::new(schema::key_lag(&conn)?);
         let writer = Writer {
             conn,
             term_days,
+            keys,
             dedup_window_ms: i64::try_from(options.dedup_window.as_millis()).unwrap_or(i64::MAX / 2),
             max_batch_events: options.max_batch_events.max(1),
             metrics: options.metrics.clone(),
@@ -145,13 +147,14 @@ impl SqliteStore {
 
     /// Runs a write on the writer thread's connection, between group commits: the one writer
     /// of this process. Its transactions take the write lock first (`BEGIN IMMEDIATE`).
-    fn write<T: Send + 'static>(&self, job: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
-        self.send(|reply| {
-            Command::Run {
-                job: Box::new(move |conn: &mut Connection| {
-                    let _ = reply.send(job(conn));
-                }),
-            }
+    fn write<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.send(|reply| Command::Run {
+            job: Box::new(move |conn: &mut Connection| {
+                let _ = reply.send(job(conn));
+            }),
         })
     }
 
