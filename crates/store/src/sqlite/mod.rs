@@ -6,8 +6,8 @@ mod search;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -24,13 +24,13 @@ use crate::store::{
 use writer::{Command, Writer};
 
 /// Page cache of each pooled reader connection, in KiB (SQLite's default size, set on purpose:
-/// with up to [`MAX_POOLED_READERS`] of them, readers hold at most 32 MiB of cache).
+/// with at most [`MAX_READERS`] of them, readers hold at most 32 MiB of cache).
 const READER_CACHE_KIB: u32 = 2048;
 /// Page cache of the writer's connection, in KiB: the hot corner of the events table and of
 /// the day's term index stay cached, which keeps appends fast.
 const WRITER_CACHE_KIB: u32 = 65_536;
-/// Reader connections kept open between uses; more are opened under load and closed after.
-const MAX_POOLED_READERS: usize = 16;
+/// Reader connections open at most; a read waits for one when all are in use.
+const MAX_READERS: usize = 16;
 
 /// How SQLite syncs commits to disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -70,12 +70,20 @@ impl Default for SqliteOptions {
     }
 }
 
+/// Reader connections: those not in use, and how many are open.
+#[derive(Default)]
+struct ReaderPool {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
 /// The embedded store: a single SQLite file in WAL mode.
 pub struct SqliteStore {
     path: PathBuf,
     commands: Mutex<Option<SyncSender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReaderPool>,
+    reader_free: Condvar,
     metrics: StoreMetrics,
 }
 
@@ -121,7 +129,8 @@ impl SqliteStore {
             path: path.to_owned(),
             commands: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(handle)),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReaderPool::default()),
+            reader_free: Condvar::new(),
             metrics: options.metrics,
         })
     }
@@ -160,25 +169,45 @@ impl SqliteStore {
 
     /// Runs `f` on a pooled read-only connection (searches, listings, look-ups).
     fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let pooled = self.readers.lock().ok().and_then(|mut readers| readers.pop());
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                    .map_err(|source| StoreError::Open { path: self.path.clone(), source })?;
-                conn.busy_timeout(Duration::from_secs(10))?;
-                // Readers never write: every write goes through the writer thread.
-                conn.execute_batch(&format!("PRAGMA query_only = ON; PRAGMA cache_size = -{READER_CACHE_KIB};"))?;
-                conn
-            }
-        };
+        let conn = self.take_reader()?;
         let result = f(&conn);
-        if let Ok(mut readers) = self.readers.lock()
-            && readers.len() < MAX_POOLED_READERS
-        {
-            readers.push(conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.idle.push(conn);
         }
+        self.reader_free.notify_one();
         result
+    }
+
+    /// An idle reader, a new one while fewer than [`MAX_READERS`] are open, else the next one
+    /// handed back: the readers' page caches are bounded however many requests read at once.
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let mut pool = self.readers.lock().map_err(|_| StoreError::Closed)?;
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(conn);
+            }
+            if pool.open < MAX_READERS {
+                pool.open += 1;
+                drop(pool);
+                let opened = self.open_reader();
+                if opened.is_err()
+                    && let Ok(mut pool) = self.readers.lock()
+                {
+                    pool.open -= 1;
+                }
+                return opened;
+            }
+            pool = self.reader_free.wait(pool).map_err(|_| StoreError::Closed)?;
+        }
+    }
+
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|source| StoreError::Open { path: self.path.clone(), source })?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // Readers never write: every write goes through the writer thread.
+        conn.execute_batch(&format!("PRAGMA query_only = ON; PRAGMA cache_size = -{READER_CACHE_KIB};"))?;
+        Ok(conn)
     }
 }
 
@@ -354,5 +383,50 @@ fn restrict_permissions(path: &Path) {
             file.push(suffix);
             let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Issue 11, item 9: however many threads read at once, at most [`MAX_READERS`] reader
+    /// connections (and page caches) exist; the others wait for one.
+    #[test]
+    fn issue_11_reader_connections_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("rampart.db"), SqliteOptions::default()).unwrap());
+        let (inside, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let threads: Vec<_> = (0..MAX_READERS * 3)
+            .map(|_| {
+                let (store, inside, peak) = (store.clone(), inside.clone(), peak.clone());
+                std::thread::spawn(move || {
+                    store
+                        .with_connection(|conn| {
+                            peak.fetch_max(inside.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(20));
+                            inside.fetch_sub(1, Ordering::SeqCst);
+                            Ok(conn.query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))?)
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        assert!(threads.into_iter().all(|t| t.join().unwrap() == 0));
+        let pool = store.readers.lock().unwrap();
+        assert!(peak.load(Ordering::SeqCst) <= MAX_READERS, "{} readers at once", peak.load(Ordering::SeqCst));
+        assert!(pool.open <= MAX_READERS && pool.idle.len() == pool.open);
+    }
+
+    /// Issue 11, item 4: readers are query-only; writes go through the writer.
+    #[test]
+    fn issue_11_readers_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("rampart.db"), SqliteOptions::default()).unwrap();
+        let refused = store.with_connection(|conn| Ok(conn.execute("DELETE FROM meta", [])?));
+        assert!(matches!(refused, Err(StoreError::Sql(_))), "{refused:?}");
     }
 }
