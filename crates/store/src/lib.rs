@@ -12,10 +12,19 @@
 //!
 //! **Flow:** callers hand batches to [`Store::append`]; the SQLite back end funnels them into
 //! one writer thread that commits many callers' batches in one transaction (group commit) and
-//! answers each caller after the commit. Rows are keyed by time (`ms << 20 | id hash`), so time
-//! ranges are key ranges and no time index is needed; exact search on entity fields
+//! answers each caller after the commit. Every other write (alerts, transitions, tokens,
+//! snapshots) runs on that thread's connection too, between commits, and every write
+//! transaction takes the write lock first (`BEGIN IMMEDIATE`, 10 s busy timeout), so no write
+//! fails because another is under way; pooled reader connections are query-only. Rows are
+//! keyed by time (`ms << 20 | id hash`), so time ranges are key ranges and no time index is
+//! needed; a millisecond whose 2^20 keys are taken lends its further events the keys of the
+//! milliseconds after it (the key lag, recorded and allowed for by searches), so any number of
+//! events can share a millisecond. Exact search on entity fields
 //! ([`rampart_model::fields::ENTITY_FIELDS`]) goes through a side index of 64-bit term hashes,
 //! one table per day, written sorted in the same transaction and dropped whole by retention.
+//!
+//! **Memory:** SQLite's page caches are bounded: 64 MiB for the writer, 2 MiB for each of at
+//! most 16 reader connections (a read waits for one when all are in use).
 //!
 //! **Durability:** WAL mode. With `synchronous = normal` (the default) a committed batch
 //! survives a killed process but the last commits before a power cut or kernel crash may be

@@ -34,6 +34,10 @@ pub enum Command {
         /// Concurrent clients.
         #[arg(long, default_value_t = 4)]
         clients: usize,
+        /// Times to send that many (new) events to the same server: resident memory is printed
+        /// after each round, a short soak that shows whether it levels off.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// Access-log lines/s on one core: card scan, split by `combined`, typed fields, client IP.
     Parse {
@@ -86,7 +90,7 @@ pub enum Command {
 pub fn run(_global: &Global, command: Command) -> Result<()> {
     match command {
         Command::Store { events, batch } => bench_store(events, batch.max(1)),
-        Command::Ingest { events, batch, clients } => bench_ingest(events, batch.max(1), clients.max(1)),
+        Command::Ingest { events, batch, clients, rounds } => bench_ingest(events, batch.max(1), clients.max(1), rounds.max(1)),
         Command::Parse { lines, rounds } => bench_parse(lines.max(1), rounds.max(1)),
         Command::Detect { lines, rounds, rules, variants, no_builtin } => {
             bench_detect(lines.max(1), rounds.max(1), &rules, variants, !no_builtin)
@@ -264,6 +268,19 @@ fn group_event(i: usize, g: usize, at: OffsetDateTime) -> Value {
     }
 }
 
+/// Resident memory of this process now and at its peak (`VmRSS`, `VmHWM`), in MiB (Linux).
+fn memory_line() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|line| line.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    };
+    match (field("VmRSS:"), field("VmHWM:")) {
+        (Some(now), Some(peak)) => format!("resident memory {} MiB, peak {} MiB", now / 1024, peak / 1024),
+        _ => "resident memory unknown (no /proc/self/status)".to_owned(),
+    }
+}
+
 /// Resident memory of this process in bytes (Linux), for bytes-per-group figures.
 fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
@@ -430,9 +447,10 @@ fn bench_store(count: usize, batch: usize) -> Result<()> {
     }
     let elapsed = started.elapsed();
     println!(
-        "store append: {count} events in batches of {batch}: {:.0} events/s ({:.2} s)",
+        "store append: {count} events in batches of {batch}: {:.0} events/s ({:.2} s); {}",
         count as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        memory_line()
     );
 
     for (name, make) in [
@@ -456,7 +474,7 @@ fn bench_store(count: usize, batch: usize) -> Result<()> {
     Ok(())
 }
 
-fn bench_ingest(count: usize, batch: usize, clients: usize) -> Result<()> {
+fn bench_ingest(count: usize, batch: usize, clients: usize, rounds: usize) -> Result<()> {
     let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
     let mut config = ConfigFile::default().validate()?;
     config.data_dir = tmp.path().join("data");
@@ -470,48 +488,56 @@ fn bench_ingest(count: usize, batch: usize, clients: usize) -> Result<()> {
     let server = runtime.spawn(rampart_server::serve(listener, state, async move {
         let _ = stopped.await;
     }));
+    println!("before sending: {}", memory_line());
 
-    let now = OffsetDateTime::now_utc();
-    let bodies: Vec<String> = (0..count.div_ceil(batch))
-        .map(|b| (b * batch..((b + 1) * batch).min(count)).map(|i| sample_event(i, now).to_string() + "\n").collect())
-        .collect();
-    let bodies = Arc::new(bodies);
-    let started = Instant::now();
-    let workers: Vec<_> = (0..clients)
-        .map(|c| {
-            let (bodies, url, token) = (bodies.clone(), url.clone(), token.clone());
-            std::thread::spawn(move || -> Result<Vec<Duration>> {
-                let agent = ureq::Agent::new_with_defaults();
-                let mut latencies = Vec::new();
-                for body in bodies.iter().skip(c).step_by(clients) {
-                    let t = Instant::now();
-                    agent
-                        .post(&url)
-                        .header("Authorization", &format!("Bearer {token}"))
-                        .header("Content-Type", "application/x-ndjson")
-                        .send(body.as_str())
-                        .context("a request failed")?;
-                    latencies.push(t.elapsed());
-                }
-                Ok(latencies)
+    // Every round's events are new and in time order, the last ones about an hour old.
+    let base = OffsetDateTime::now_utc() - Duration::from_millis((count * rounds) as u64);
+    for round in 0..rounds {
+        let first = round * count;
+        let bodies: Vec<String> = (0..count.div_ceil(batch))
+            .map(|b| (first + b * batch..first + ((b + 1) * batch).min(count)).map(|i| sample_event(i, base).to_string() + "\n").collect())
+            .collect();
+        let bodies = Arc::new(bodies);
+        let started = Instant::now();
+        let workers: Vec<_> = (0..clients)
+            .map(|c| {
+                let (bodies, url, token) = (bodies.clone(), url.clone(), token.clone());
+                std::thread::spawn(move || -> Result<Vec<Duration>> {
+                    let agent = ureq::Agent::new_with_defaults();
+                    let mut latencies = Vec::new();
+                    for body in bodies.iter().skip(c).step_by(clients) {
+                        let t = Instant::now();
+                        agent
+                            .post(&url)
+                            .header("Authorization", &format!("Bearer {token}"))
+                            .header("Content-Type", "application/x-ndjson")
+                            .send(body.as_str())
+                            .context("a request failed")?;
+                        latencies.push(t.elapsed());
+                    }
+                    Ok(latencies)
+                })
             })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for worker in workers {
-        latencies.extend(worker.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??);
+            .collect();
+        let mut latencies = Vec::new();
+        for worker in workers {
+            latencies.extend(worker.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??);
+        }
+        let elapsed = started.elapsed();
+        latencies.sort();
+        drop(bodies);
+        let stored = store.count_events()?;
+        let label = if rounds > 1 { format!("round {}/{rounds}: ", round + 1) } else { String::new() };
+        println!(
+            "{label}HTTP ingest: {count} events, {batch} per request, {clients} clients: {:.0} events/s ({:.2} s); request p50 {:?}, p99 {:?}; stored {stored}; {}",
+            count as f64 / elapsed.as_secs_f64(),
+            elapsed.as_secs_f64(),
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            memory_line()
+        );
     }
-    let elapsed = started.elapsed();
-    latencies.sort();
     let _ = stop.send(());
     runtime.block_on(server)??;
-    let stored = store.count_events()?;
-    println!(
-        "HTTP ingest: {count} events, {batch} per request, {clients} clients: {:.0} events/s ({:.2} s); request p50 {:?}, p99 {:?}; stored {stored}",
-        count as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99)
-    );
     Ok(())
 }

@@ -13,6 +13,8 @@ use rampart_store::Store;
 
 use super::{Harness, time_local};
 
+mod concurrent;
+
 const SQLI_RULE: &str = "test-sqli";
 
 /// A harness whose rules are these tests' own (the built-in pack changes on its own).

@@ -6,8 +6,8 @@ mod search;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -22,6 +22,15 @@ use crate::store::{
     TransitionPage, TransitionRequest,
 };
 use writer::{Command, Writer};
+
+/// Page cache of each pooled reader connection, in KiB (SQLite's default size, set on purpose:
+/// with at most [`MAX_READERS`] of them, readers hold at most 32 MiB of cache).
+const READER_CACHE_KIB: u32 = 2048;
+/// Page cache of the writer's connection, in KiB: the hot corner of the events table and of
+/// the day's term index stay cached, which keeps appends fast.
+const WRITER_CACHE_KIB: u32 = 65_536;
+/// Reader connections open at most; a read waits for one when all are in use.
+const MAX_READERS: usize = 16;
 
 /// How SQLite syncs commits to disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -61,12 +70,20 @@ impl Default for SqliteOptions {
     }
 }
 
+/// Reader connections: those not in use, and how many are open.
+#[derive(Default)]
+struct ReaderPool {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
 /// The embedded store: a single SQLite file in WAL mode.
 pub struct SqliteStore {
     path: PathBuf,
     commands: Mutex<Option<SyncSender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReaderPool>,
+    reader_free: Condvar,
     metrics: StoreMetrics,
 }
 
@@ -87,7 +104,7 @@ impl SqliteStore {
         };
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000;
-             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;"
+             PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
         ))
         .map_err(open_error)?;
         schema::migrate(&mut conn)?;
@@ -95,9 +112,11 @@ impl SqliteStore {
 
         let (sender, receiver) = sync_channel(options.queue_capacity.max(1));
         let term_days = schema::term_days(&conn)?.into_iter().collect();
+        let keys = writer::KeySpace::new(schema::key_lag(&conn)?);
         let writer = Writer {
             conn,
             term_days,
+            keys,
             dedup_window_ms: i64::try_from(options.dedup_window.as_millis()).unwrap_or(i64::MAX / 2),
             max_batch_events: options.max_batch_events.max(1),
             metrics: options.metrics.clone(),
@@ -110,7 +129,8 @@ impl SqliteStore {
             path: path.to_owned(),
             commands: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(handle)),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReaderPool::default()),
+            reader_free: Condvar::new(),
             metrics: options.metrics,
         })
     }
@@ -134,25 +154,60 @@ impl SqliteStore {
         answer.recv().map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs `f` on a pooled connection (searches, and token changes, which are rare and small).
+    /// Runs a write on the writer thread's connection, between group commits: the one writer
+    /// of this process. Its transactions take the write lock first (`BEGIN IMMEDIATE`).
+    fn write<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.send(|reply| Command::Run {
+            job: Box::new(move |conn: &mut Connection| {
+                let _ = reply.send(job(conn));
+            }),
+        })
+    }
+
+    /// Runs `f` on a pooled read-only connection (searches, listings, look-ups).
     fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let pooled = self.readers.lock().ok().and_then(|mut readers| readers.pop());
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                    .map_err(|source| StoreError::Open { path: self.path.clone(), source })?;
-                conn.busy_timeout(Duration::from_secs(10))?;
-                conn
-            }
-        };
+        let conn = self.take_reader()?;
         let result = f(&conn);
-        if let Ok(mut readers) = self.readers.lock()
-            && readers.len() < 16
-        {
-            readers.push(conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.idle.push(conn);
         }
+        self.reader_free.notify_one();
         result
+    }
+
+    /// An idle reader, a new one while fewer than [`MAX_READERS`] are open, else the next one
+    /// handed back: the readers' page caches are bounded however many requests read at once.
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let mut pool = self.readers.lock().map_err(|_| StoreError::Closed)?;
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(conn);
+            }
+            if pool.open < MAX_READERS {
+                pool.open += 1;
+                drop(pool);
+                let opened = self.open_reader();
+                if opened.is_err()
+                    && let Ok(mut pool) = self.readers.lock()
+                {
+                    pool.open -= 1;
+                }
+                return opened;
+            }
+            pool = self.reader_free.wait(pool).map_err(|_| StoreError::Closed)?;
+        }
+    }
+
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|source| StoreError::Open { path: self.path.clone(), source })?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // Readers never write: every write goes through the writer thread.
+        conn.execute_batch(&format!("PRAGMA query_only = ON; PRAGMA cache_size = -{READER_CACHE_KIB};"))?;
+        Ok(conn)
     }
 }
 
@@ -194,7 +249,7 @@ impl Store for SqliteStore {
     }
 
     fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
-        self.with_connection(|conn| {
+        self.write(move |conn| {
             let inserted = conn.execute(
                 "INSERT OR IGNORE INTO tokens (name, hash, role, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -221,7 +276,8 @@ impl Store for SqliteStore {
     }
 
     fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
-        self.with_connection(|conn| {
+        let name = name.to_owned();
+        self.write(move |conn| {
             let changed = conn.execute(
                 "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE name = ?1",
                 params![name, OffsetDateTime::now_utc().unix_timestamp()],
@@ -244,7 +300,8 @@ impl Store for SqliteStore {
         if detections.is_empty() {
             return Ok(Vec::new());
         }
-        self.with_connection(|conn| alerts::record(conn, detections, suppression))
+        let detections = detections.to_vec();
+        self.write(move |conn| alerts::record(conn, &detections, suppression))
     }
 
     fn list_alerts(&self, request: &AlertRequest) -> Result<AlertPage, StoreError> {
@@ -263,7 +320,8 @@ impl Store for SqliteStore {
         note: Option<&str>,
         at: OffsetDateTime,
     ) -> Result<Alert, StoreError> {
-        self.with_connection(|conn| alerts::transition(conn, id, action, actor, note, at))
+        let (id, actor, note) = (id.to_owned(), actor.to_owned(), note.map(str::to_owned));
+        self.write(move |conn| alerts::transition(conn, &id, action, &actor, note.as_deref(), at))
     }
 
     fn alert_transitions(&self, request: &TransitionRequest) -> Result<TransitionPage, StoreError> {
@@ -275,7 +333,8 @@ impl Store for SqliteStore {
     }
 
     fn save_snapshot(&self, name: &str, body: &[u8]) -> Result<(), StoreError> {
-        self.with_connection(|conn| {
+        let (name, body) = (name.to_owned(), body.to_vec());
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO state_snapshots (name, saved_at, body) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET saved_at = excluded.saved_at, body = excluded.body",
@@ -324,5 +383,50 @@ fn restrict_permissions(path: &Path) {
             file.push(suffix);
             let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Issue 11, item 9: however many threads read at once, at most [`MAX_READERS`] reader
+    /// connections (and page caches) exist; the others wait for one.
+    #[test]
+    fn issue_11_reader_connections_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("rampart.db"), SqliteOptions::default()).unwrap());
+        let (inside, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let threads: Vec<_> = (0..MAX_READERS * 3)
+            .map(|_| {
+                let (store, inside, peak) = (store.clone(), inside.clone(), peak.clone());
+                std::thread::spawn(move || {
+                    store
+                        .with_connection(|conn| {
+                            peak.fetch_max(inside.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(20));
+                            inside.fetch_sub(1, Ordering::SeqCst);
+                            Ok(conn.query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))?)
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        assert!(threads.into_iter().all(|t| t.join().unwrap() == 0));
+        let pool = store.readers.lock().unwrap();
+        assert!(peak.load(Ordering::SeqCst) <= MAX_READERS, "{} readers at once", peak.load(Ordering::SeqCst));
+        assert!(pool.open <= MAX_READERS && pool.idle.len() == pool.open);
+    }
+
+    /// Issue 11, item 4: readers are query-only; writes go through the writer.
+    #[test]
+    fn issue_11_readers_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("rampart.db"), SqliteOptions::default()).unwrap();
+        let refused = store.with_connection(|conn| Ok(conn.execute("DELETE FROM meta", [])?));
+        assert!(matches!(refused, Err(StoreError::Sql(_))), "{refused:?}");
     }
 }

@@ -53,7 +53,25 @@ const MIGRATIONS: &[Migration] = &[
         body BLOB NOT NULL
     );",
     ),
+    // 5: the key lag (see `KEY_LAG_META`). Keys written before could lie up to a millisecond
+    // after their event's (a collision probe ran past the millisecond's last key): 1 ms.
+    Migration::Sql("INSERT OR IGNORE INTO meta (key, value) SELECT 'key_lag_ms', '1' WHERE EXISTS (SELECT 1 FROM events);"),
 ];
+
+/// The `meta` row holding the key lag: how many milliseconds a row key's millisecond may lie
+/// after its event's time. Zero until a millisecond runs out of keys (2^20 of them) and its
+/// further events take keys of the milliseconds after it; it only grows. Searches widen their
+/// upper bound by it and check event times at the edges, the duplicate check looks that much
+/// later.
+pub(crate) const KEY_LAG_META: &str = "key_lag_ms";
+
+/// The key lag stored in `meta` (0 if none).
+pub(crate) fn key_lag(conn: &Connection) -> Result<i64, StoreError> {
+    use rusqlite::OptionalExtension;
+    let value: Option<String> =
+        conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([KEY_LAG_META], |row| row.get(0)).optional()?;
+    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0).max(0))
+}
 
 /// Applies the migrations the database lacks, in one transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -67,7 +85,7 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> Result<(), Sto
     if version > known {
         return Err(StoreError::NewerSchema { found: version, known });
     }
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for (index, migration) in MIGRATIONS.iter().enumerate().take(target).skip(version as usize) {
         match migration {
             Migration::Sql(sql) => tx.execute_batch(sql)?,
@@ -94,12 +112,22 @@ pub(crate) fn millis(t: OffsetDateTime) -> i64 {
 
 /// The smallest row key of a millisecond.
 pub(crate) fn key_floor(t: OffsetDateTime) -> i64 {
-    millis(t).max(0) << DISCRIMINATOR_BITS
+    ms_floor(millis(t))
 }
 
-/// The largest row key of a millisecond.
-pub(crate) fn key_ceiling(t: OffsetDateTime) -> i64 {
-    key_floor(t) | ((1 << DISCRIMINATOR_BITS) - 1)
+/// The smallest row key of a millisecond since the epoch.
+pub(crate) fn ms_floor(ms: i64) -> i64 {
+    ms.max(0) << DISCRIMINATOR_BITS
+}
+
+/// The largest row key of a millisecond since the epoch.
+pub(crate) fn ms_ceiling(ms: i64) -> i64 {
+    ms_floor(ms) | ((1 << DISCRIMINATOR_BITS) - 1)
+}
+
+/// The millisecond a row key lies in.
+pub(crate) fn ms_of_key(key: i64) -> i64 {
+    key >> DISCRIMINATOR_BITS
 }
 
 /// The first key tried for an event: its millisecond and a hash of its id.
@@ -168,8 +196,8 @@ mod tests {
         let early = OffsetDateTime::from_unix_timestamp(0).unwrap();
         let late = time::macros::datetime!(2199-12-31 23:59:59.999 UTC);
         assert_eq!(key_floor(early), 0);
-        assert!(key_ceiling(late) > key_floor(late));
-        assert!(event_key(late, "x") <= key_ceiling(late));
+        assert!(ms_ceiling(millis(late)) > key_floor(late));
+        assert!(event_key(late, "x") <= ms_ceiling(millis(late)));
         let t = time::macros::datetime!(2026-11-22 10:00 UTC);
         assert_eq!(day_of_key(event_key(t, "a")), 20779);
         assert_eq!(table_day(&term_table(20779)), Some(20779));

@@ -6,7 +6,7 @@ use rampart_model::{Event, TermOp, fields};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::schema::{
-    BUCKETS_PER_DAY, DISCRIMINATOR_BITS, bucket_of_key, day_of_key, key_ceiling, key_floor, term_days, term_hash, term_table,
+    BUCKETS_PER_DAY, bucket_of_key, day_of_key, key_floor, key_lag, millis, ms_ceiling, ms_floor, term_days, term_hash, term_table,
 };
 use crate::error::StoreError;
 use crate::store::{MAX_SEARCH_LIMIT, SearchPage, SearchRequest};
@@ -17,8 +17,12 @@ const SCAN_BUDGET: usize = 200_000;
 
 pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<SearchPage, StoreError> {
     let limit = request.limit.clamp(1, MAX_SEARCH_LIMIT);
+    // Events of a crowded millisecond may have keys up to the key lag later: the upper bound
+    // is widened by it, and event times are checked against the range.
+    let lag_ms = key_lag(conn)?;
     let low = request.from.map(key_floor).unwrap_or(0);
-    let mut high = request.to.map(key_ceiling).unwrap_or(i64::MAX);
+    let mut high = request.to.map(|to| ms_ceiling(millis(to).saturating_add(lag_ms))).unwrap_or(i64::MAX);
+    let (from_ms, to_ms) = (request.from.map_or(i64::MIN, millis), request.to.map_or(i64::MAX, millis));
     if let Some(cursor) = &request.cursor {
         let after: i64 = cursor.parse().map_err(|_| StoreError::BadCursor)?;
         high = high.min(after.checked_sub(1).ok_or(StoreError::BadCursor)?);
@@ -33,7 +37,8 @@ pub(crate) fn search(conn: &Connection, request: &SearchRequest) -> Result<Searc
             return Ok(false);
         }
         let event = decode(key, body)?;
-        if request.query.matches(&event) {
+        let in_range = lag_ms == 0 || (from_ms..=to_ms).contains(&millis(event.timestamp()));
+        if in_range && request.query.matches(&event) {
             page.items.push(event);
             if page.items.len() == limit {
                 page.next_cursor = Some(key.to_string());
@@ -93,6 +98,7 @@ const EVIDENCE_SEEK_BUDGET: usize = 100_000;
 /// oldest first. Ids not found (deleted by retention) are left out.
 pub(crate) fn events_by_id(conn: &Connection, wanted: &[(&str, i64, i64)]) -> Result<Vec<Event>, StoreError> {
     let days: HashSet<i64> = term_days(conn)?.into_iter().collect();
+    let lag_ms = key_lag(conn)?;
     let mut found: Vec<(i64, Event)> = Vec::new();
     let mut done: HashSet<&str> = HashSet::new();
     let mut budget = EVIDENCE_SEEK_BUDGET;
@@ -101,8 +107,8 @@ pub(crate) fn events_by_id(conn: &Connection, wanted: &[(&str, i64, i64)]) -> Re
             continue;
         }
         let term = term_hash(fields::EVENT_ID, id);
-        let low = first_ms.max(0) << DISCRIMINATOR_BITS;
-        let high = (last_ms.max(first_ms).max(0) << DISCRIMINATOR_BITS) | ((1 << DISCRIMINATOR_BITS) - 1);
+        let low = ms_floor(first_ms);
+        let high = ms_ceiling(last_ms.max(first_ms).saturating_add(lag_ms));
         let mut bucket = bucket_of_key(low);
         while bucket <= bucket_of_key(high) && budget > 0 {
             let day = bucket / BUCKETS_PER_DAY;
