@@ -133,7 +133,7 @@ fn bench_detect(count: usize, rounds: usize, paths: &[std::path::PathBuf], varia
     files.extend(rule_variants(variants));
     let compiled = compile_rules(&files, &FieldMapping::builtin(), &std::collections::HashSet::new());
     let routed = compiled.rules.iter().filter(|r| r.routed && r.logsource.category.as_deref() == Some("webserver")).count();
-    println!(
+    outln!(
         "{} rules loaded ({} refused), {routed} of them webserver rules that see access-log lines",
         compiled.rules.len(),
         compiled.errors.len()
@@ -165,7 +165,7 @@ fn bench_detect(count: usize, rounds: usize, paths: &[std::path::PathBuf], varia
     let (parse_only, _) = run(false);
     let (with_rules, matched) = run(true);
     let total = (lines.len() * rounds) as f64;
-    println!(
+    outln!(
         "{} lines, {rounds} rounds on one core: parse + match {:.0} lines/s ({:.0} ns a line); parse alone {:.0} lines/s ({:.0} ns); \
          matching costs {:.0} ns a line; {matched} matches a round",
         lines.len(),
@@ -230,7 +230,7 @@ fn bench_parse(count: usize, rounds: usize) -> Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let total = (lines.len() * rounds) as f64;
-    println!(
+    outln!(
         "{} lines ({} bytes on average), {rounds} rounds on one core: {:.0} lines/s, {:.0} ns a line; {} parsed, {} flagged for card masking",
         lines.len(),
         bytes / lines.len().max(1),
@@ -297,7 +297,7 @@ fn bench_correlate(groups: usize, events: usize) -> Result<()> {
     let detector = Detector::load(RuleSources { builtin: true, ..RuleSources::default() })?.with_correlation_limits(limits);
     let rules = detector.rules();
     let correlations = rules.rules.iter().filter(|r| r.correlation.is_some() && !r.disabled).count();
-    println!("{} rules loaded, {correlations} of them correlations; {groups} groups, {events} events a pass", rules.rules.len());
+    outln!("{} rules loaded, {correlations} of them correlations; {groups} groups, {events} events a pass", rules.rules.len());
     let start = OffsetDateTime::now_utc() - time::Duration::minutes(10);
     let rss_before = resident_bytes();
     const BATCH: usize = 1000;
@@ -317,7 +317,7 @@ fn bench_correlate(groups: usize, events: usize) -> Result<()> {
         }
         let stats = detector.correlation_stats().total;
         let label = if pass == 0 { "filling the windows" } else { "windows full" };
-        println!(
+        outln!(
             "pass {} ({label}): {:.0} events/s on one core ({:.0} ns an event); {} groups held, {} evicted, {found} detections",
             pass + 1,
             events as f64 / busy.as_secs_f64(),
@@ -332,13 +332,13 @@ fn bench_correlate(groups: usize, events: usize) -> Result<()> {
         (Some(before), Some(after)) => format!("{:.0}", after.saturating_sub(before) as f64 / keys as f64),
         _ => "n/a".to_owned(),
     };
-    println!("bytes per group: {:.0} by the windows' own count, {rss} by resident memory", stats.bytes as f64 / keys as f64);
+    outln!("bytes per group: {:.0} by the windows' own count, {rss} by resident memory", stats.bytes as f64 / keys as f64);
     let t = Instant::now();
     let snapshot = detector.snapshot_state();
     let saved = t.elapsed();
     let t = Instant::now();
     detector.restore_state(&snapshot)?;
-    println!(
+    outln!(
         "snapshot: {:.1} MB ({:.0} bytes a group), written in {:?}, read back in {:?}",
         snapshot.len() as f64 / 1e6,
         snapshot.len() as f64 / keys as f64,
@@ -385,7 +385,7 @@ fn bench_detection_lag(seconds: u64) -> Result<()> {
     }
     let elapsed = started.elapsed();
     lags.sort();
-    println!(
+    outln!(
         "detection lag under load: {sent} events in {:.1} s ({:.0} events/s through detection and the store), {} of {batch_no} bursts alerted; \
          event to stored alert p50 {:?}, p99 {:?}, max {:?}",
         elapsed.as_secs_f64(),
@@ -446,7 +446,7 @@ fn bench_store(count: usize, batch: usize) -> Result<()> {
         store.append(chunks.by_ref().take(batch).collect())?;
     }
     let elapsed = started.elapsed();
-    println!(
+    outln!(
         "store append: {count} events in batches of {batch}: {:.0} events/s ({:.2} s); {}",
         count as f64 / elapsed.as_secs_f64(),
         elapsed.as_secs_f64(),
@@ -469,7 +469,7 @@ fn bench_store(count: usize, batch: usize) -> Result<()> {
             latencies.push(t.elapsed());
         }
         latencies.sort();
-        println!("search {name}, limit 100: p50 {:?}, p99 {:?}", percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+        outln!("search {name}, limit 100: p50 {:?}, p99 {:?}", percentile(&latencies, 0.5), percentile(&latencies, 0.99));
     }
     Ok(())
 }
@@ -488,7 +488,7 @@ fn bench_ingest(count: usize, batch: usize, clients: usize, rounds: usize) -> Re
     let server = runtime.spawn(rampart_server::serve(listener, state, async move {
         let _ = stopped.await;
     }));
-    println!("before sending: {}", memory_line());
+    outln!("before sending: {}", memory_line());
 
     // Every round's events are new and in time order, the last ones about an hour old.
     let base = OffsetDateTime::now_utc() - Duration::from_millis((count * rounds) as u64);
@@ -528,7 +528,7 @@ fn bench_ingest(count: usize, batch: usize, clients: usize, rounds: usize) -> Re
         drop(bodies);
         let stored = store.count_events()?;
         let label = if rounds > 1 { format!("round {}/{rounds}: ", round + 1) } else { String::new() };
-        println!(
+        outln!(
             "{label}HTTP ingest: {count} events, {batch} per request, {clients} clients: {:.0} events/s ({:.2} s); request p50 {:?}, p99 {:?}; stored {stored}; {}",
             count as f64 / elapsed.as_secs_f64(),
             elapsed.as_secs_f64(),

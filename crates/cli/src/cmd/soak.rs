@@ -189,7 +189,7 @@ pub fn run(args: Args) -> Result<()> {
     let listen = free_loopback_address()?;
     let mut server = Server::start(&data, &listen, &log)?;
     let url = format!("http://{listen}");
-    println!(
+    outln!(
         "soak: {} of traffic at {} requests/s with {} clients; server {url}, data {}",
         super::demo::humanize(args.duration),
         args.rate,
@@ -211,9 +211,16 @@ pub fn run(args: Args) -> Result<()> {
         std::thread::spawn(move || feed(&queue, &tally, rate, duration))
     };
 
-    println!(
+    outln!(
         "{:>6} {:>12} {:>10} {:>8} {:>8} {:>13} {:>9} {:>8}",
-        "minute", "records", "requests", "failed", "refused", "acknowledged", "alerts", "RSS MB"
+        "minute",
+        "records",
+        "requests",
+        "failed",
+        "refused",
+        "acknowledged",
+        "alerts",
+        "RSS MB"
     );
     let started = Instant::now();
     let kill_at = (args.kill_at > 0.0).then(|| args.duration.mul_f64(args.kill_at));
@@ -230,7 +237,7 @@ pub fn run(args: Args) -> Result<()> {
             killed = true;
             let before = tally.acknowledged.load(Ordering::Relaxed);
             server.kill_and_restart()?;
-            println!("  SIGKILL at {:.0} s with {before} events acknowledged; restarted", elapsed.as_secs_f64());
+            outln!("  SIGKILL at {:.0} s with {before} events acknowledged; restarted", elapsed.as_secs_f64());
             continue;
         }
         if elapsed >= next_report {
@@ -239,7 +246,7 @@ pub fn run(args: Args) -> Result<()> {
             if !killed {
                 samples.push((elapsed.as_secs() / 60, rss));
             }
-            report_line(&format!("{}", elapsed.as_secs() / 60), &tally, rss);
+            report_line(&format!("{}", elapsed.as_secs() / 60), &tally, rss)?;
         }
     }
     feeder.join().map_err(|_| anyhow::anyhow!("the feeder panicked"))?;
@@ -248,25 +255,25 @@ pub fn run(args: Args) -> Result<()> {
         client.join().map_err(|_| anyhow::anyhow!("a client panicked"))?;
     }
     let rss = server.rss().unwrap_or(0);
-    report_line("end", &tally, rss);
+    report_line("end", &tally, rss)?;
     server.stop()?;
 
     let stored = count_stored(&data)?;
     let acknowledged = tally.acknowledged.load(Ordering::Relaxed);
     let failed = tally.failed.load(Ordering::Relaxed);
     let logged_errors = std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| l.contains("ERROR")).count();
-    println!(
+    outln!(
         "requests {} (failed {failed}, unreachable while restarting {}), records refused {}, alerts raised or updated {}",
         tally.requests.load(Ordering::Relaxed),
         tally.unreachable.load(Ordering::Relaxed),
         tally.refused.load(Ordering::Relaxed),
         tally.alerts.load(Ordering::Relaxed)
     );
-    println!("acknowledged {acknowledged} events, stored after the restart {stored}; lost {}", acknowledged.saturating_sub(stored));
+    outln!("acknowledged {acknowledged} events, stored after the restart {stored}; lost {}", acknowledged.saturating_sub(stored));
     if let Some(plateau) = plateau(&samples) {
-        println!("{plateau}");
+        outln!("{plateau}");
     }
-    println!("ERROR lines in the server log: {logged_errors}");
+    outln!("ERROR lines in the server log: {logged_errors}");
     if failed > 0 || stored < acknowledged {
         bail!("the soak failed: {failed} failed requests, {} acknowledged events lost", acknowledged.saturating_sub(stored));
     }
@@ -385,8 +392,8 @@ fn free_loopback_address() -> Result<String> {
     Ok(listener.local_addr()?.to_string())
 }
 
-fn report_line(label: &str, tally: &Tally, rss: u64) {
-    println!(
+fn report_line(label: &str, tally: &Tally, rss: u64) -> Result<()> {
+    outln!(
         "{label:>6} {:>12} {:>10} {:>8} {:>8} {:>13} {:>9} {:>8.1}",
         tally.records.load(Ordering::Relaxed),
         tally.requests.load(Ordering::Relaxed),
@@ -396,6 +403,7 @@ fn report_line(label: &str, tally: &Tally, rss: u64) {
         tally.alerts.load(Ordering::Relaxed),
         rss as f64 / 1e6
     );
+    Ok(())
 }
 
 /// The memory of the last third of the run against the middle third: a plateau has no growth.
