@@ -19,6 +19,9 @@ use crate::generate::{Generator, RecordKind, TrafficConfig};
 
 /// How often the feeder cuts a batch per kind (access lines, shop events).
 const BATCH_EVERY: Duration = Duration::from_millis(250);
+/// The most records a batch holds: when the server falls behind, the feeder sends more batches
+/// of this size rather than ever larger ones (as a log shipper does).
+const BATCH_RECORDS: usize = 1000;
 /// How long a batch is retried while the server is away (a restart takes a few seconds).
 const RETRY_FOR: Duration = Duration::from_secs(120);
 /// Batches waiting for a client before the feeder slows down: memory stays bounded when the
@@ -269,7 +272,12 @@ pub fn run(args: Args) -> Result<()> {
         tally.refused.load(Ordering::Relaxed),
         tally.alerts.load(Ordering::Relaxed)
     );
-    outln!("acknowledged {acknowledged} events, stored after the restart {stored}; lost {}", acknowledged.saturating_sub(stored));
+    outln!(
+        "acknowledged {acknowledged} events ({:.0} a second over {:.0} s), stored after the restart {stored}; lost {}",
+        acknowledged as f64 / started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+        acknowledged.saturating_sub(stored)
+    );
     if let Some(plateau) = plateau(&samples) {
         outln!("{plateau}");
     }
@@ -287,6 +295,7 @@ fn feed(queue: &Queue, tally: &Tally, rate: f64, duration: Duration) {
     let began = Instant::now();
     let (mut lines, mut events) = (String::new(), String::new());
     let (mut offset, mut event_seq) = (0u64, 0u64);
+    let mut in_batch = 0;
     let cut = |lines: &mut String, events: &mut String, offset: &mut u64| {
         if !lines.is_empty() {
             let body = std::mem::take(lines);
@@ -301,13 +310,19 @@ fn feed(queue: &Queue, tally: &Tally, rate: f64, duration: Duration) {
     };
     for record in generator {
         let due = Duration::try_from(record.time - start).unwrap_or_default();
+        if in_batch >= BATCH_RECORDS {
+            cut(&mut lines, &mut events, &mut offset);
+            in_batch = 0;
+        }
         if due > began.elapsed() + BATCH_EVERY {
             cut(&mut lines, &mut events, &mut offset);
+            in_batch = 0;
             while due > began.elapsed() {
                 std::thread::sleep((due - began.elapsed()).min(BATCH_EVERY));
             }
         }
         tally.records.fetch_add(1, Ordering::Relaxed);
+        in_batch += 1;
         match record.kind {
             RecordKind::AccessLine(line) => {
                 lines.push_str(&line);
