@@ -6,7 +6,6 @@ mod cmd;
 mod config;
 mod datadir;
 mod follow;
-mod generate;
 mod sink;
 
 use std::io::IsTerminal;

@@ -11,7 +11,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::generate::{ACCESS_LOG_FORMAT, FAMILIES, Generator, RecordKind, TrafficConfig};
+use rampart_sim::{ACCESS_LOG_FORMAT, FAMILIES, Generator, RecordKind, TrafficConfig};
 
 /// The longest run accepted: a week.
 const MAX_MINUTES: u64 = 7 * 24 * 60;

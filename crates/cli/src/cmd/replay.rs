@@ -14,8 +14,8 @@ use rampart_model::Detection;
 use super::Global;
 use rampart_server::RuleCount;
 
-use crate::generate::truth::{Truth, TruthReport};
 use crate::sink::{Delivered, Sink};
+use rampart_sim::{Truth, TruthReport};
 
 /// Lines delivered per batch. Fixed, so a rerun forms the same batches and the store
 /// recognizes every event as already there.
