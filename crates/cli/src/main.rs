@@ -5,7 +5,6 @@ mod out;
 mod cmd;
 mod config;
 mod datadir;
-mod follow;
 mod sink;
 
 use std::io::IsTerminal;
