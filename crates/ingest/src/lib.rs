@@ -39,8 +39,8 @@ mod pipeline;
 mod syslog;
 
 pub use access::{
-    ACCESS_LOG_DATASET, AccessLogError, AccessRecord, BUILTIN_FORMATS, LineError, LineFormat, LogFormat, LogFormats, OtherValue, Variable,
-    parse_json_line, record_from_json,
+    ACCESS_LOG_DATASET, AccessLogError, AccessRecord, BUILTIN_FORMATS, LineError, LineFormat, LogFormat, LogFormats, OtherValue,
+    TRUTH_FORMAT, Variable, parse_json_line, record_from_json,
 };
 pub use body::{Format, decode_body};
 pub use client_ip::{ClientIpResolver, ClientIpSource, ResolvedClient};
