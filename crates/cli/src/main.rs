@@ -5,8 +5,6 @@ mod out;
 mod cmd;
 mod config;
 mod datadir;
-mod follow;
-mod generate;
 mod sink;
 
 use std::io::IsTerminal;

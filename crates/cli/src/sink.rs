@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::cmd::serve;
 use crate::config::Config;
-use crate::generate::truth::label_of;
+use rampart_sim::label_of;
 
 /// A destination for batches of log lines.
 pub enum Sink {

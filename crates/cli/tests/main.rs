@@ -4,6 +4,7 @@
 
 mod alerts;
 mod issue_11;
+mod sim;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;

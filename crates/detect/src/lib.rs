@@ -3,7 +3,7 @@
 //! **Owns:** the Sigma rule language (detection rules and filters, every value modifier of the
 //! specification, the full condition grammar, correlation rules), the field mapping from Sigma
 //! names to Rampart's event fields and from `logsource` to the events a rule sees, rule sets
-//! loaded from directories, and the windowed state correlations run on.
+//! loaded from directories, and the correlations, which run on `rampart-window`'s windowed state.
 //!
 //! **Must not touch:** storage, HTTP, parsing of wire formats or other stages. It reads events
 //! through [`rampart_model::FieldSource`], so a stored [`Event`](rampart_model::Event) and a
@@ -46,7 +46,6 @@ mod error;
 mod mapping;
 mod ruleset;
 mod sigma;
-pub mod window;
 
 pub use correlation::{
     Condition, CorrelationCounts, CorrelationHit, CorrelationLimits, CorrelationSet, CorrelationSpec, CorrelationStat, CorrelationStats,
@@ -58,9 +57,13 @@ pub use detector::{
 };
 pub use error::{MappingError, RuleError, RuleErrorKind, StateError};
 pub use mapping::{DEFAULT_MAPPING, FieldMapping, LogSourceRoute, OneOrMany, RouteKeys};
+/// The windowed state correlations run on (the `rampart-window` crate, re-exported under its old path).
+pub use rampart_window as window;
+pub use rampart_window::{
+    Aggregate, ClosedWindow, Key, Observation, Reading, Refusal, SnapshotError, WindowLimits, WindowStats, WindowedState,
+};
 pub use ruleset::{MAX_RULE_BYTES_TOTAL, MAX_RULE_FILE_BYTES, builtin_rules, is_rule_file, read_rule_dir, read_rule_path};
 pub use sigma::{
     CompiledRules, Engine, Level, LogSource, MAX_EXPANDED_BYTES, MAX_EXPANDED_VALUES, MatchedField, RuleFile, RuleInfo, RuleMatch, Scratch,
     compile_rules,
 };
-pub use window::{Aggregate, ClosedWindow, Key, Observation, Reading, Refusal, SnapshotError, WindowLimits, WindowStats, WindowedState};

@@ -4,9 +4,12 @@
 //! size), splitting them into records ([`Format`]: a JSON object or array, NDJSON), masking card
 //! numbers ([`CardProtector`]: every 13–19 digit Luhn-valid sequence with a card-scheme prefix
 //! becomes `first6******last4`, and a keyed HMAC-SHA256 fingerprint is kept), and the checks
-//! that make a record an [`Event`] ([`Ingestor`]: field types, the live-time window).
+//! that make a record an [`Event`] ([`Ingestor`]: field types, the live-time window). It also owns
+//! the file source: [`Follower`] tails a log file across rotations and restarts and hands out each
+//! line once with a stable (file, offset) position, grouped into [`LineBatch`]es.
 //!
-//! **Must not touch:** storage, HTTP, detection. Nothing here logs record content.
+//! **Must not touch:** storage, HTTP, detection. Nothing here logs record content (the file
+//! source logs paths and offsets only).
 //!
 //! **Flow:** `body bytes → decode_body → Ingestor::ingest (split, mask_pans, Event::from_json,
 //! time window) → Batch { events, errors }`; the server stores `events` and answers with the
@@ -29,6 +32,7 @@ mod body;
 mod client_ip;
 mod csp;
 mod error;
+mod file_source;
 mod json;
 mod json_numbers;
 mod pan;
@@ -36,13 +40,16 @@ mod pipeline;
 mod syslog;
 
 pub use access::{
-    ACCESS_LOG_DATASET, AccessLogError, AccessRecord, BUILTIN_FORMATS, LineError, LineFormat, LogFormat, LogFormats, OtherValue, Variable,
-    parse_json_line, record_from_json,
+    ACCESS_LOG_DATASET, AccessLogError, AccessRecord, BUILTIN_FORMATS, LineError, LineFormat, LogFormat, LogFormats, OtherValue,
+    TRUTH_FORMAT, Variable, parse_json_line, record_from_json,
 };
 pub use body::{Format, decode_body};
 pub use client_ip::{ClientIpResolver, ClientIpSource, ResolvedClient};
 pub use csp::{CspError, CspLimits, CspOutcome, parse_csp_reports, valid_site};
 pub use error::{BodyError, ErrorCode, RecordError};
+pub use file_source::{
+    FINGERPRINT_MAX_BYTES, FileIdentity, FollowError, FollowOptions, Follower, Line, LineBatch, StartAt, state_file_name,
+};
 pub use json::count_records;
 pub use json_numbers::{quote_card_numbers, quote_card_numbers_str};
 pub use pan::{CardProtector, MaskedPan, mask_pans, may_contain_pan};

@@ -105,7 +105,7 @@ pub fn run(_global: &Global, command: Command) -> Result<()> {
 
 /// Generated lines of `rampart generate`'s traffic (attacks included).
 fn generated_lines(count: usize) -> Vec<String> {
-    use crate::generate::{Generator, RecordKind, TrafficConfig};
+    use rampart_sim::{Generator, RecordKind, TrafficConfig};
     let traffic =
         TrafficConfig { seed: 7, start: OffsetDateTime::now_utc(), duration: Duration::from_secs(24 * 3600), requests_per_second: 50.0 };
     Generator::new(traffic)

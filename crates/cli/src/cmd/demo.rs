@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::Global;
 use crate::config::Config;
-use crate::generate::{Generator, RecordKind, TrafficConfig};
+use rampart_sim::{Generator, RecordKind, TrafficConfig};
 
 /// How often the feeder sends what is due, and how often counts are printed.
 const SEND_EVERY: Duration = Duration::from_millis(250);

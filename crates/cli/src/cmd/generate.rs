@@ -11,13 +11,14 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::generate::{ACCESS_LOG_FORMAT, FAMILIES, Generator, RecordKind, TrafficConfig};
+use rampart_sim::{ACCESS_LOG_FORMAT, FAMILIES, Generator, RecordKind, TrafficConfig};
 
 /// The longest run accepted: a week.
 const MAX_MINUTES: u64 = 7 * 24 * 60;
 const ACCESS_LOG: &str = "access.log";
 const EVENTS: &str = "events.ndjson";
-const TRUTH: &str = "truth.json";
+/// The summary beside the generated files; its `formats` names what each file is read as.
+pub const TRUTH: &str = "truth.json";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -129,6 +130,8 @@ pub fn run(args: Args) -> Result<()> {
         "minutes": args.minutes,
         "requests_per_second": args.rate,
         "access_log_format": ACCESS_LOG_FORMAT,
+        // What `rampart replay --format auto` reads each file as (see docs/sources.md).
+        "formats": {ACCESS_LOG: rampart_ingest::TRUTH_FORMAT, EVENTS: "jsonl"},
         "files": {ACCESS_LOG: access_counts.json(), EVENTS: event_counts.json()},
         "families": families,
     });

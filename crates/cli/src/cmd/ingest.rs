@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use rampart_ingest::{Follower, LineBatch, StartAt, state_file_name};
 
 use super::Global;
 use crate::datadir::DataDir;
-use crate::follow::{Follower, Line, StartAt};
 use crate::sink::Sink;
 
 /// Bytes read per round; one round is delivered as one batch per file.
@@ -60,7 +60,7 @@ pub fn run(global: &Global, args: Args) -> Result<()> {
         (None, None) => DataDir::new(&config.data_dir).follow_dir()?,
         (None, Some(_)) => private_dir(&remote_state_dir()?)?,
     };
-    let state = state_dir.join(format!("{:016x}.json", xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes())));
+    let state = state_dir.join(state_file_name(&path));
     let start = match args.start {
         Start::Beginning => StartAt::Beginning,
         Start::End => StartAt::End,
@@ -82,20 +82,17 @@ pub fn run(global: &Global, args: Args) -> Result<()> {
             std::thread::sleep(IDLE);
             continue;
         }
-        // A round may span a rotation: each file's lines go as their own batch. A cut line
-        // ends its batch, so the next batch's offsets are exact again.
-        for group in lines.chunk_by(|a, b| a.file == b.file && a.end == b.offset && !a.truncated) {
-            let (body, key, offset) = batch(group);
-            let delivered = sink.send(&format, &body, &key, offset, true)?;
+        for batch in LineBatch::group(&lines) {
+            let delivered = sink.send(&format, &batch.body, &batch.key, batch.offset, true)?;
             stored += delivered.accepted;
             refused += delivered.rejected.max(delivered.errors.len());
             for error in delivered.errors.iter().take(3) {
                 tracing::warn!(code = %error.code, reason = %error.message, "line refused");
             }
-            let Some(last) = group.last() else { continue };
             // Only now is the batch durable: a crash before this line re-reads it, and the
             // derived event ids make the re-read a duplicate.
-            follower.commit(last.file, last.end)?;
+            let (file, end) = batch.commit;
+            follower.commit(file, end)?;
         }
         tracing::info!(stored, refused, "following");
     }
@@ -117,21 +114,4 @@ fn remote_state_dir() -> Result<PathBuf> {
 fn private_dir(dir: &std::path::Path) -> Result<PathBuf> {
     crate::datadir::create_private_dir(dir)?;
     Ok(dir.to_owned())
-}
-
-/// The batch body as it sits in the file (line endings kept, so byte offsets match), the file's
-/// key (fingerprint and inode) and the first line's offset: each line's event id derives from
-/// its file and offset, however often and in whatever batches it is read.
-fn batch(lines: &[Line]) -> (Vec<u8>, String, u64) {
-    let mut body = Vec::with_capacity(lines.iter().map(|l| l.text.len() + 2).sum());
-    for line in lines {
-        body.extend_from_slice(&line.text);
-        if line.end.saturating_sub(line.offset) == line.text.len() as u64 + 2 {
-            body.push(b'\r');
-        }
-        body.push(b'\n');
-    }
-    let first = lines.first();
-    let key = first.map(|l| format!("{:016x}-{}", l.file.fingerprint, l.file.ino)).unwrap_or_default();
-    (body, key, first.map_or(0, |l| l.offset))
 }

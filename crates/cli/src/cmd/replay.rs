@@ -14,8 +14,8 @@ use rampart_model::Detection;
 use super::Global;
 use rampart_server::RuleCount;
 
-use crate::generate::truth::{Truth, TruthReport};
 use crate::sink::{Delivered, Sink};
+use rampart_sim::{Truth, TruthReport};
 
 /// Lines delivered per batch. Fixed, so a rerun forms the same batches and the store
 /// recognizes every event as already there.
@@ -122,7 +122,7 @@ fn replay_file(
     let read = read_up_to(&mut file, &mut head).with_context(|| format!("cannot read {}", path.display()))?;
     head.truncate(read);
     let fingerprint = xxhash_rust::xxh3::xxh3_64(&head);
-    let format = pick_format(format_name, formats, &head).with_context(|| format!("{}", path.display()))?;
+    let format = pick_format(format_name, formats, path, &head).with_context(|| format!("{}", path.display()))?;
     progress.set_message(format!("{} ({})", path.display(), format.name()));
     let reader = BufReader::with_capacity(1 << 20, head.as_slice().chain(file));
     read_batches(reader, |first_offset, first_line, body, lines| {
@@ -136,12 +136,16 @@ fn replay_file(
     .with_context(|| format!("while replaying {}", path.display()))
 }
 
-/// The named format, or one guessed from the first lines.
-fn pick_format(name: &str, formats: &LogFormats, head: &[u8]) -> Result<LineFormat> {
+/// The named format; with `auto`, the one `rampart generate` recorded for the file, else one
+/// guessed from the first lines (never `combined-truth`: see docs/sources.md).
+fn pick_format(name: &str, formats: &LogFormats, path: &Path, head: &[u8]) -> Result<LineFormat> {
     if name != "auto" {
         return formats.get(name).ok_or_else(|| {
             crate::cmd::usage(format!("--format: no format is named `{name}`; known: auto, {}", formats.names().join(", ")))
         });
+    }
+    if let Some(format) = generated_format(path, formats) {
+        return Ok(format);
     }
     let text = String::from_utf8_lossy(head);
     let lines = text.lines().take(20);
@@ -149,6 +153,17 @@ fn pick_format(name: &str, formats: &LogFormats, head: &[u8]) -> Result<LineForm
         Some(format) => Ok(format),
         None => bail!("cannot tell the format from the first lines; name it with --format ({})", formats.names().join(", ")),
     }
+}
+
+/// The format `rampart generate` wrote `path` in, from the `truth.json` beside it (its
+/// `formats` object names each file it wrote); `None` for any other file.
+fn generated_format(path: &Path, formats: &LogFormats) -> Option<LineFormat> {
+    let file_name = path.file_name()?.to_str()?;
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut text = String::new();
+    File::open(dir.join(crate::cmd::generate::TRUTH)).ok()?.take(1 << 20).read_to_string(&mut text).ok()?;
+    let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
+    formats.get(manifest.get("formats")?.get(file_name)?.as_str()?)
 }
 
 /// Calls `deliver(first byte offset, first line number, body, line count)` for each batch of
@@ -292,6 +307,28 @@ fn print_summary(summary: &Summary, json: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_12_auto_reads_generated_files_by_their_manifest_and_guesses_others_without_truth() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = r#"1.2.3.4 - - [22/Nov/2026:10:00:03 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8" "xss""#;
+        let formats = LogFormats::default();
+        let access = dir.path().join("access.log");
+        // No manifest: the content decides, and it is never combined-truth.
+        assert_eq!(pick_format("auto", &formats, &access, line.as_bytes()).unwrap().name(), "combined");
+        std::fs::write(
+            dir.path().join(crate::cmd::generate::TRUTH),
+            r#"{"formats": {"access.log": "combined-truth", "events.ndjson": "jsonl"}}"#,
+        )
+        .unwrap();
+        assert_eq!(pick_format("auto", &formats, &access, line.as_bytes()).unwrap().name(), "combined-truth");
+        // A file the manifest does not name, and a named format, are not affected by it.
+        assert_eq!(pick_format("auto", &formats, &dir.path().join("other.log"), line.as_bytes()).unwrap().name(), "combined");
+        assert_eq!(pick_format("common", &formats, &access, line.as_bytes()).unwrap().name(), "common");
+        // A manifest that does not parse is ignored.
+        std::fs::write(dir.path().join(crate::cmd::generate::TRUTH), "not json").unwrap();
+        assert_eq!(pick_format("auto", &formats, &access, line.as_bytes()).unwrap().name(), "combined");
+    }
 
     #[test]
     fn batches_carry_offsets_and_line_numbers() {

@@ -15,7 +15,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::datadir::DataDir;
-use crate::generate::{Generator, RecordKind, TrafficConfig};
+use rampart_sim::{Generator, RecordKind, TrafficConfig};
 
 /// How often the feeder cuts a batch per kind (access lines, shop events).
 const BATCH_EVERY: Duration = Duration::from_millis(250);

@@ -12,7 +12,7 @@ use crate::correlation::compile::{CompiledCorrelation, CorrelationSet};
 use crate::correlation::{Condition, CorrelationType};
 use crate::error::StateError;
 use crate::sigma::{CompiledRules, RuleInfo, RuleMatch};
-use crate::window::{Aggregate, ClosedWindow, Key, Observation, Reading, WindowLimits, WindowedState};
+use rampart_window::{Aggregate, ClosedWindow, Key, Observation, Reading, WindowLimits, WindowedState};
 
 /// Bounds on the state of all correlations of a rule set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

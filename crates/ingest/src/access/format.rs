@@ -13,6 +13,9 @@ const COMMON: &str = r#"$remote_addr $remote_ident $remote_user [$time_local] "$
 /// `combined` plus a ground-truth label, as `rampart generate` writes it for drills.
 const COMBINED_TRUTH: &str = r#"$remote_addr $remote_ident $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$rampart_truth""#;
 
+/// The name of the one format that reads ground-truth labels (`$rampart_truth` → `rampart.truth`).
+pub const TRUTH_FORMAT: &str = "combined-truth";
+
 /// Built-in text formats: (name, `log_format`, whether text after the last field is allowed).
 /// `combined` and `common` accept trailing fields because real servers append some
 /// (`"$http_x_forwarded_for"`, Apache's `%I %O`); the line is kept whole in `event.original`.
@@ -64,7 +67,9 @@ pub enum Variable {
     Referer,
     /// `$http_user_agent`.
     UserAgent,
-    /// `$rampart_truth`: a ground-truth label of generated traffic.
+    /// `$rampart_truth`: a ground-truth label of generated traffic. Only the built-in
+    /// `combined-truth` format has it; in any other format `$rampart_truth` is an
+    /// [`Other`](Variable::Other) variable like any unknown one, so production logs never carry labels.
     Truth,
     /// Any other variable (`$http_x_forwarded_for`, `$request_time`, ...), by name without `$`.
     Other(String),
@@ -92,7 +97,6 @@ impl Variable {
             "host" | "http_host" | "server_name" => Variable::Host,
             "http_referer" => Variable::Referer,
             "http_user_agent" => Variable::UserAgent,
-            "rampart_truth" => Variable::Truth,
             other => Variable::Other(other.to_owned()),
         }
     }
@@ -127,6 +131,13 @@ impl LogFormat {
         let (name, text, allow_trailing) = BUILTIN_FORMATS.iter().find(|(n, _, _)| *n == name)?;
         let mut format = LogFormat::compile(name, text).ok()?;
         format.allow_trailing = *allow_trailing;
+        if *name == TRUTH_FORMAT {
+            for token in &mut format.tokens {
+                if matches!(token, Token::Variable(Variable::Other(other)) if other == "rampart_truth") {
+                    *token = Token::Variable(Variable::Truth);
+                }
+            }
+        }
         Some(format)
     }
 
@@ -205,6 +216,18 @@ mod tests {
         assert_eq!(combined.tokens[1], Token::Literal(" ".into()));
         assert_eq!(combined.tokens[5], Token::Literal(" [".into()));
         assert!(LogFormat::builtin("nope").is_none());
+    }
+
+    #[test]
+    fn issue_12_only_combined_truth_knows_the_truth_variable() {
+        let truth = LogFormat::builtin(TRUTH_FORMAT).unwrap();
+        assert_eq!(truth.variables().last(), Some(&Variable::Truth));
+        for format in [LogFormat::compile("mine", "$remote_addr $status $rampart_truth").unwrap(), LogFormat::builtin("combined").unwrap()]
+        {
+            assert!(!format.variables().any(|v| *v == Variable::Truth), "{format:?}");
+        }
+        let mine = LogFormat::compile("mine", "$remote_addr $status $rampart_truth").unwrap();
+        assert_eq!(mine.variables().last(), Some(&Variable::Other("rampart_truth".into())));
     }
 
     #[test]

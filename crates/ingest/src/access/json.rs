@@ -86,7 +86,6 @@ pub fn record_from_json<'a>(line: &'a str, map: &'a Map<String, Value>) -> Resul
             "host" | "http_host" | "server_name" => record.domain = text()?,
             "http_referer" | "referer" | "referrer" => record.referrer = text()?,
             "http_user_agent" | "user_agent" => record.user_agent = text()?,
-            "rampart_truth" | "rampart.truth" => record.truth = text()?,
             _ => record.others.push(name, OtherValue::Json(value)),
         }
     }

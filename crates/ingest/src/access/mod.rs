@@ -15,7 +15,7 @@ use rampart_model::fields;
 
 use crate::client_ip::{ClientIpResolver, ClientIpSource};
 
-pub use format::{BUILTIN_FORMATS, LogFormat, Variable};
+pub use format::{BUILTIN_FORMATS, LogFormat, TRUTH_FORMAT, Variable};
 pub use json::{parse_json_line, record_from_json};
 pub use record::{AccessRecord, LineError, OtherValue};
 
@@ -116,7 +116,9 @@ impl LogFormats {
 
     /// Guesses the format of a file from its first lines: JSON lines are `nginx-json` when
     /// their keys are nginx variables and events otherwise; text lines take the first format
-    /// (configured ones first, then `combined-truth`, `combined`, `common`) that reads them all.
+    /// (configured ones first, then `combined`, `common`) that reads them all. It never answers
+    /// [`TRUTH_FORMAT`]: a production line ending in an extra quoted field (`"$http_x_forwarded_for"`)
+    /// would have that field read as a ground-truth label. Generated files are named by the caller.
     pub fn detect<'l>(&self, lines: impl IntoIterator<Item = &'l str>) -> Option<LineFormat> {
         let lines: Vec<&str> = lines.into_iter().map(str::trim_end).filter(|l| !l.is_empty()).take(20).collect();
         let first = lines.first()?;
@@ -136,10 +138,9 @@ impl LogFormats {
         self.text_candidates().find(|format| format.parse_line(line).is_ok()).map(|f| LineFormat::Text(Arc::clone(f)))
     }
 
-    /// Text formats in the order detection tries them.
+    /// Text formats in the order detection tries them (never [`TRUTH_FORMAT`]).
     fn text_candidates(&self) -> impl Iterator<Item = &Arc<LogFormat>> {
-        let builtin =
-            ["combined-truth", "combined", "common"].into_iter().filter_map(|name| self.builtin.iter().find(|f| f.name() == name));
+        let builtin = ["combined", "common"].into_iter().filter_map(|name| self.builtin.iter().find(|f| f.name() == name));
         self.custom.iter().chain(builtin)
     }
 }
@@ -269,7 +270,7 @@ mod tests {
         let truth = r#"1.2.3.4 - - [22/Nov/2026:10:00:03 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8" "sqli""#;
         assert_eq!(formats.detect([combined, combined]).unwrap().name(), "combined");
         assert_eq!(formats.detect([common]).unwrap().name(), "common");
-        assert_eq!(formats.detect([truth, "", truth]).unwrap().name(), "combined-truth");
+        assert_eq!(formats.detect([truth, "", truth]).unwrap().name(), "combined");
         assert_eq!(formats.detect([r#"{"remote_addr":"1.2.3.4","status":200}"#]).unwrap().name(), "nginx-json");
         assert_eq!(formats.detect([r#"{"event.action":"login"}"#]).unwrap().name(), "jsonl");
         assert!(formats.detect(["garbage"]).is_none());
@@ -277,6 +278,35 @@ mod tests {
         assert_eq!(formats.detect_line(common).unwrap().name(), "common");
         assert_eq!(formats.detect_line(r#"{"request":"GET / HTTP/1.1"}"#).unwrap().name(), "nginx-json");
         assert!(formats.detect_line("<34>garbage").is_none());
+    }
+
+    #[test]
+    fn issue_12_auto_detection_never_reads_ground_truth() {
+        let formats = LogFormats::default();
+        // A production line with "$http_x_forwarded_for" appended, and a generated one.
+        let forwarded = r#"10.0.0.5 - - [22/Nov/2026:10:00:03 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8" "203.0.113.9""#;
+        let generated = r#"1.2.3.4 - - [22/Nov/2026:10:00:03 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8" "sql_injection""#;
+        for line in [forwarded, generated] {
+            let detected = formats.detect([line]).unwrap();
+            assert_eq!(detected.name(), "combined");
+            assert_eq!(formats.detect_line(line).unwrap().name(), "combined");
+            let LineFormat::Text(format) = detected else { panic!("a text format") };
+            let record = format.parse_line(line).unwrap();
+            assert_eq!(record.truth, None);
+            assert!(!record.to_fields().contains_key("rampart.truth"), "{line}");
+        }
+        // Asked for by name, combined-truth still reads the label.
+        let LineFormat::Text(truth) = formats.get(TRUTH_FORMAT).unwrap() else { panic!("a text format") };
+        assert_eq!(truth.parse_line(generated).unwrap().to_fields()["rampart.truth"], "sql_injection");
+        // nginx-json and custom formats keep the variable as an ordinary nginx field.
+        let json = parse_json_line(r#"{"remote_addr":"1.2.3.4","status":200,"rampart_truth":"xss"}"#).unwrap();
+        let record = record_from_json(r#"{"remote_addr":"1.2.3.4","status":200,"rampart_truth":"xss"}"#, &json).unwrap();
+        assert_eq!(record.truth, None);
+        assert_eq!(record.to_fields()["nginx.rampart_truth"], "xss");
+        let custom = LogFormats::new([("mine".to_owned(), "$remote_addr $status $rampart_truth".to_owned())]).unwrap();
+        let LineFormat::Text(mine) = custom.get("mine").unwrap() else { panic!("a text format") };
+        let fields = mine.parse_line("1.2.3.4 200 xss").unwrap().to_fields();
+        assert_eq!((fields.get("rampart.truth"), &fields["nginx.rampart_truth"]), (None, &Value::from("xss")));
     }
 
     #[test]

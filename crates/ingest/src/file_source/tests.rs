@@ -650,3 +650,33 @@ fn every_line_is_seen_once_through_random_rotations_and_restarts() {
         assert_eq!(seen.order, written, "seed {seed}");
     }
 }
+
+#[test]
+fn issue_12_line_batches_split_at_files_and_cut_lines_and_keep_crlf() {
+    let a = FileIdentity { dev: 1, ino: 10, fingerprint: 0xab };
+    let b = FileIdentity { dev: 1, ino: 11, fingerprint: 0xcd };
+    let line = |text: &str, file, offset, end, truncated| Line { text: text.as_bytes().to_vec(), file, offset, end, truncated };
+    let lines = [
+        line("one", a, 0, 5, false), // "one\r\n"
+        line("two", a, 5, 9, false),
+        line("cut", a, 9, 2000, true),
+        line("after", a, 2000, 2006, false),
+        line("new", b, 0, 4, false),
+    ];
+    let batches: Vec<LineBatch> = LineBatch::group(&lines).collect();
+    assert_eq!(batches.len(), 3);
+    assert_eq!(
+        batches[0],
+        LineBatch { body: b"one\r\ntwo\ncut\n".to_vec(), key: "00000000000000ab-10".into(), offset: 0, commit: (a, 2000) }
+    );
+    assert_eq!(batches[1], LineBatch { body: b"after\n".to_vec(), key: "00000000000000ab-10".into(), offset: 2000, commit: (a, 2006) });
+    assert_eq!(batches[2], LineBatch { body: b"new\n".to_vec(), key: "00000000000000cd-11".into(), offset: 0, commit: (b, 4) });
+    assert!(LineBatch::group(&[]).next().is_none());
+}
+
+#[test]
+fn issue_12_state_file_name_is_the_hash_of_the_path() {
+    let path = Path::new("/var/log/nginx/access.log");
+    assert_eq!(state_file_name(path), format!("{:016x}.json", xxh3_64(path.as_os_str().as_encoded_bytes())));
+    assert_ne!(state_file_name(path), state_file_name(Path::new("/var/log/nginx/error.log")));
+}

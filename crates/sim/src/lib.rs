@@ -1,4 +1,40 @@
-//! Seeded online-shop traffic: nginx access lines and shop events, benign and attack, each labelled with its ground truth.
+//! Rampart's simulated shop: seeded traffic with labelled attacks, and detection scored against its
+//! ground truth (the `rampart generate` command, the demo's traffic, attack drills).
+//!
+//! **Owns:** the simulated shop (`shop.example`: customers, catalogue, good bots, attackers), the
+//! attack families ([`FAMILIES`]) and how each one behaves, the access-log format the generator
+//! writes ([`ACCESS_LOG_FORMAT`], the `combined-truth` format of `rampart-ingest`), and the scoring
+//! of detections against the labels ([`truth`]).
+//!
+//! **Must not touch:** parsing, detection, storage, HTTP or files: it yields records and scores
+//! detections handed to it; the binary writes the records, ingests them and runs the detector.
+//! Production parsers know nothing of its labels unless the `combined-truth` format is asked for.
+//!
+//! **Main types:** [`TrafficConfig`] → [`Generator`] (an iterator of [`Record`]s, each a
+//! [`RecordKind::AccessLine`] or a [`RecordKind::ShopEvent`] with its `truth`); [`Truth`] and
+//! [`TruthReport`] for the scores.
+//!
+//! **Flow:** [`Generator::new`] → records in time order → (the caller) access lines and shop events
+//! ingested as events → every event to [`Truth::observe`] → the detections to [`Truth::score`] → a
+//! [`TruthReport`] (recall and precision per family, detections on benign traffic alone).
+//!
+//! ```
+//! use rampart_sim::{Generator, RecordKind, TrafficConfig};
+//! use time::macros::datetime;
+//!
+//! let config = TrafficConfig {
+//!     seed: 7,
+//!     start: datetime!(2026-11-22 10:00 UTC),
+//!     duration: std::time::Duration::from_secs(60),
+//!     requests_per_second: 5.0,
+//! };
+//! let records: Vec<_> = Generator::new(config.clone()).collect();
+//! assert_eq!(records, Generator::new(config).collect::<Vec<_>>()); // the same seed, the same traffic
+//! assert!(records.windows(2).all(|pair| pair[0].time <= pair[1].time));
+//! assert!(records.iter().any(|record| matches!(record.kind, RecordKind::AccessLine(_))));
+//! ```
+//!
+//! # The generator
 //!
 //! A [`Generator`] simulates a shop (`shop.example`) with a few thousand customers, a catalogue, good
 //! bots and attackers, and yields [`Record`]s in non-decreasing time order. It is streaming: future
@@ -16,10 +52,10 @@
 //! at a random moment in the first 60 % of the window, squeezed to fit before the end of the run.
 //! Attack records carry their family in [`Record::truth`]; access lines carry it in their last
 //! field (`$rampart_truth`, `-` for benign) and shop events in `rampart.truth`.
+#![deny(missing_docs)]
 
 mod attacks;
 mod benign;
-// `rampart replay` is to print its scores; until then only its tests use it.
 pub mod truth;
 mod world;
 
@@ -36,6 +72,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
+pub use truth::{FamilyScore, Truth, TruthReport, label_of};
 use world::World;
 
 /// The nginx `log_format` of the access lines: "combined" plus the ground-truth label.

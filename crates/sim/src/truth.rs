@@ -26,7 +26,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-#[cfg(test)]
 use rampart_model::Event;
 use rampart_model::{Detection, FieldSource, FieldValue, fields};
 
@@ -92,13 +91,11 @@ pub fn label_of<S: FieldSource + ?Sized>(event: &S) -> Option<(String, Option<St
 
 impl Truth {
     /// An empty record.
-    #[cfg(test)]
     pub fn new() -> Truth {
         Truth::default()
     }
 
     /// Notes an event's label, if it has one.
-    #[cfg(test)]
     pub fn observe(&mut self, event: &Event) {
         match label_of(event) {
             Some((family, source)) => self.record(event.id(), Some(&family), source),
@@ -224,14 +221,9 @@ impl fmt::Display for TruthReport {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use rampart_detect::{Detector, RuleSources};
-    use rampart_ingest::{CardProtector, IngestConfig, Ingestor, LineFormat, LogFormat};
     use rampart_model::{AlertRule, Detection};
     use time::macros::datetime;
 
-    use super::super::{FAMILIES, Generator, RecordKind, TrafficConfig};
     use super::*;
 
     fn detection(rule: &str, evidence: &[&str]) -> Detection {
@@ -281,43 +273,5 @@ mod tests {
         assert_eq!((scraping.detected, scraping.detections, scraping.benign_detections), (1, 1, 0));
         assert_eq!(report.benign_only, BTreeMap::from([("noisy".to_owned(), 1)]));
         assert!(!report.to_string().contains("no detection on benign traffic alone"));
-    }
-
-    /// Generated traffic as Rampart ingests it: access lines parsed, shop events normalized (cards masked).
-    fn ingested(config: TrafficConfig) -> Vec<Event> {
-        let ingestor = Ingestor::new(IngestConfig::default(), CardProtector::new(b"truth test key"));
-        let format = LineFormat::Text(Arc::new(LogFormat::builtin("combined-truth").unwrap()));
-        let now = datetime!(2026-11-23 00:00 UTC);
-        Generator::new(config)
-            .enumerate()
-            .map(|(line, record)| match record.kind {
-                RecordKind::AccessLine(text) => ingestor.ingest_line(&format, line, text.as_bytes(), now, false, None).unwrap(),
-                RecordKind::ShopEvent(json) => ingestor.record_to_event(line, json, now, false).unwrap(),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_rule_pack_catches_every_attack_family_of_the_demo_and_nothing_benign() {
-        let config = TrafficConfig {
-            seed: 7,
-            start: datetime!(2026-11-22 10:00 UTC),
-            duration: std::time::Duration::from_secs(20 * 60),
-            requests_per_second: 10.0,
-        };
-        let events = ingested(config);
-        let detector = Detector::load(RuleSources { builtin: true, ..RuleSources::default() }).unwrap();
-        assert!(detector.rules().errors.is_empty(), "{:?}", detector.rules().errors);
-        let detections = detector.detect(&events, datetime!(2026-11-22 10:30 UTC));
-        let mut truth = Truth::new();
-        events.iter().for_each(|e| truth.observe(e));
-        let report = truth.score(&detections);
-        println!("{report}");
-        let seen: Vec<&str> = report.families.iter().map(|s| s.family.as_str()).collect();
-        assert_eq!(seen.len(), FAMILIES.len(), "every family runs in 20 minutes: {seen:?}");
-        for score in &report.families {
-            assert!(score.detected > 0, "no detection has an event of {}:\n{report}", score.family);
-        }
-        assert!(report.benign_only.is_empty(), "detections on benign traffic alone:\n{report}");
     }
 }

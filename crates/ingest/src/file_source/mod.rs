@@ -1,24 +1,30 @@
 //! Follows one log file across rotations and restarts, handing out every line once with a stable (file, offset) position.
+//!
+//! Modelled on Vector's `file-source`: [`Follower`] (the reading loop) with its parts in modules of
+//! their own — `watcher` (the path and its rotated siblings), `fingerprint` ([`FileIdentity`]),
+//! `checkpoint` (the state file of the committed position), `read` (lines out of bytes) — and
+//! typed [`FollowError`]s. `rampart ingest --follow` is a thin adapter that delivers each
+//! [`LineBatch`] and then commits it.
+
+mod checkpoint;
+mod error;
+mod fingerprint;
+mod read;
+mod watcher;
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64;
-
-/// The most bytes of a file's head that its fingerprint covers (fewer when the first line is shorter).
-pub const FINGERPRINT_MAX_BYTES: usize = 256;
-/// Bytes read per system call.
-const READ_CHUNK: usize = 64 * 1024;
-const STATE_VERSION: u32 = 1;
-/// The state file is a few hundred bytes; anything much larger is not ours.
-const STATE_MAX_BYTES: u64 = 64 * 1024;
-/// Rotated siblings with these endings are compressed, so they cannot hold the lines we still need.
-const COMPRESSED_SUFFIXES: [&[u8]; 8] = [b".gz", b".bz2", b".xz", b".zst", b".lz4", b".zip", b".Z", b".lzma"];
+use checkpoint::{Position, STATE_VERSION, State, load_state, write_state};
+pub use error::FollowError;
+use error::io_error;
+use fingerprint::fingerprint;
+pub use fingerprint::{FINGERPRINT_MAX_BYTES, FileIdentity};
+use read::{Pending, READ_CHUNK, Reader, end_position, read_available};
+use watcher::{find_by_inode, find_rotated, open_regular};
 
 /// Where to start in a file that has no saved state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,29 +51,6 @@ impl Default for FollowOptions {
     }
 }
 
-/// Which file a line came from.
-///
-/// `fingerprint` is the xxh3 of the file's head: the bytes up to and including the first `\n` when
-/// that comes within [`FINGERPRINT_MAX_BYTES`], otherwise the first [`FINGERPRINT_MAX_BYTES`] bytes.
-/// It never changes once the file has one complete line, which is before any line is returned, so
-/// the identity of every returned line is final and a re-read yields the same value. (Hashing the
-/// first 256 bytes of a file that had only its first line when it was read would not be stable.)
-/// The fingerprint survives copying (`copytruncate`) and `(dev, ino)` survives renaming, so the
-/// pair recognizes a rotated copy and tells apart files that start with the same line.
-///
-/// Known limit: after an in-place truncation, new content that starts with the same first line as
-/// the old (a fixed header) gets the same identity, so callers deriving event ids should mix in the
-/// line text too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct FileIdentity {
-    /// Device of the file when it was first read.
-    pub dev: u64,
-    /// Inode of the file when it was first read.
-    pub ino: u64,
-    /// xxh3 of the file's head (see above).
-    pub fingerprint: u64,
-}
-
 /// One complete line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -83,159 +66,12 @@ pub struct Line {
     pub truncated: bool,
 }
 
-/// Why following failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FollowError {
-    /// A file system call failed.
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        /// What was being done, as a verb phrase.
-        action: &'static str,
-        /// The file or directory concerned.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: io::Error,
-    },
-    /// The followed path names a directory, device or pipe.
-    #[error("{} is not a regular file; expected a log file to follow", path.display())]
-    NotAFile {
-        /// The followed path.
-        path: PathBuf,
-    },
-    /// The state file does not parse.
-    #[error("the follow state {} is not valid: expected JSON with version, path and position (delete it to read the log again from the start)", path.display())]
-    BadState {
-        /// The state file.
-        path: PathBuf,
-        /// The parse error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The state file was written by another version.
-    #[error("the follow state {} has version {found}, expected {STATE_VERSION}", path.display())]
-    StateVersion {
-        /// The state file.
-        path: PathBuf,
-        /// The version it holds.
-        found: u32,
-    },
-}
-
-fn io_error(action: &'static str, path: &Path, source: io::Error) -> FollowError {
-    FollowError::Io { action, path: path.to_owned(), source }
-}
-
-/// What the state file holds: the last committed position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct State {
-    version: u32,
-    path: PathBuf,
-    position: Position,
-}
-
-/// Where to resume.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum Position {
-    /// The first `offset` bytes of `file` are handled.
-    In { file: FileIdentity, offset: u64 },
-    /// Everything before the file with this inode is handled, and none of it. Saved when a file is
-    /// entered with all before it committed: such a file may have no complete line, hence no
-    /// fingerprint, yet if it is rotated away while we are stopped its lines must still be read.
-    Start { dev: u64, ino: u64 },
-}
-
 /// A file read to its end and left.
 #[derive(Debug, Clone, Copy)]
 struct Finished {
     ino: u64,
     label: Option<FileIdentity>,
     end: u64,
-}
-
-/// The line being assembled: its start and its bytes so far (capped).
-#[derive(Debug, Default)]
-struct Pending {
-    start: u64,
-    bytes: Vec<u8>,
-    /// More bytes came than the cap keeps.
-    overflow: bool,
-}
-
-impl Pending {
-    fn at(start: u64) -> Pending {
-        Pending { start, bytes: Vec::new(), overflow: false }
-    }
-
-    fn push(&mut self, bytes: &[u8], max_line: usize) {
-        // One byte over the cap so that a `\r` before the `\n` of a line of exactly the cap still fits.
-        let room = max_line.saturating_add(1).saturating_sub(self.bytes.len());
-        let keep = bytes.len().min(room);
-        self.bytes.extend_from_slice(bytes.get(..keep).unwrap_or_default());
-        if keep < bytes.len() {
-            self.overflow = true;
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.bytes.is_empty() && !self.overflow
-    }
-
-    /// Ends the line at `end`; the next one starts there. `terminated` is false for the unfinished
-    /// last line of a file left for good, whose trailing `\r` is data, not a line ending.
-    fn take(&mut self, end: u64, file: FileIdentity, max_line: usize, terminated: bool) -> Line {
-        let mut text = std::mem::take(&mut self.bytes);
-        if terminated && !self.overflow && text.last() == Some(&b'\r') {
-            text.pop();
-        }
-        let truncated = self.overflow || text.len() > max_line;
-        text.truncate(max_line);
-        let line = Line { text, file, offset: self.start, end, truncated };
-        *self = Pending::at(end);
-        line
-    }
-}
-
-/// An open file and how far it has been read.
-#[derive(Debug)]
-struct Reader {
-    file: File,
-    /// The open file's own device and inode, to notice when the path names another file.
-    dev: u64,
-    ino: u64,
-    /// The identity its lines carry; `None` until its first line is complete.
-    label: Option<FileIdentity>,
-    /// Bytes consumed so far (the end of `pending`).
-    pos: u64,
-    pending: Pending,
-}
-
-impl Reader {
-    fn new(file: File, meta: &fs::Metadata, pos: u64, label: Option<FileIdentity>) -> Reader {
-        Reader { file, dev: meta.dev(), ino: meta.ino(), label, pos, pending: Pending::at(pos) }
-    }
-
-    /// Returns the unfinished last line of a file that will not be read again, so it is not lost.
-    fn finish(mut self, max_line: usize, path: &Path, out: &mut Vec<Line>) -> Finished {
-        if !self.pending.is_empty() && self.label.is_none() {
-            // A file of one short unfinished line: it is complete now, so it is its own fingerprint.
-            match fingerprint(&self.file, true) {
-                Ok(fingerprint) => self.label = fingerprint.map(|fingerprint| FileIdentity { dev: self.dev, ino: self.ino, fingerprint }),
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "cannot fingerprint a rotated file; its unfinished last line is dropped")
-                }
-            }
-        }
-        if !self.pending.is_empty()
-            && let Some(label) = self.label
-        {
-            out.push(self.pending.take(self.pos, label, max_line, false));
-        }
-        Finished { ino: self.ino, label: self.label, end: self.pos }
-    }
 }
 
 /// A file the path no longer names (renamed away, or a `copytruncate` copy), read to its end before the new one.
@@ -565,235 +401,49 @@ impl Follower {
     }
 }
 
-/// Reads `reader` until its end or until `budget` is spent; returns whether the end was reached.
-fn read_available(
-    reader: &mut Reader,
-    scratch: &mut [u8],
-    budget: &mut usize,
-    options: &FollowOptions,
-    path: &Path,
-    out: &mut Vec<Line>,
-) -> Result<bool, FollowError> {
-    while *budget > 0 {
-        let want = scratch.len().min(*budget);
-        let Some(buf) = scratch.get_mut(..want) else { return Ok(false) };
-        let n = read_at(&reader.file, buf, reader.pos).map_err(|e| io_error("read", path, e))?;
-        let Some(data) = buf.get(..n) else { return Ok(false) };
-        if data.is_empty() {
-            return Ok(true);
-        }
-        if reader.label.is_none() {
-            let fingerprint = fingerprint(&reader.file, false).map_err(|e| io_error("read", path, e))?;
-            reader.label = fingerprint.map(|fingerprint| FileIdentity { dev: reader.dev, ino: reader.ino, fingerprint });
-        }
-        match reader.label {
-            Some(label) => feed(reader, data, label, options.max_line_bytes, path, out),
-            // A newline arrived yet the head has none: the file shrank under us. Leave the bytes
-            // unread; the next poll sees the truncation.
-            None if memchr::memchr(b'\n', data).is_some() => return Ok(false),
-            None => {
-                reader.pending.push(data, options.max_line_bytes);
-                reader.pos += n as u64;
+/// One delivery of followed lines: consecutive lines of one file, as they sit in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineBatch {
+    /// The lines with their line endings (`\r\n` kept where the file has it), so byte offsets match.
+    pub body: Vec<u8>,
+    /// The file's key, `<fingerprint as 16 hex digits>-<inode>`: with `offset` it gives each line
+    /// an event id that is the same however often and in whatever batches the line is read.
+    pub key: String,
+    /// Byte offset of the first line in its file.
+    pub offset: u64,
+    /// The file of the lines and the offset just after the last one: what to pass to
+    /// [`Follower::commit`] once the batch is durable.
+    pub commit: (FileIdentity, u64),
+}
+
+impl LineBatch {
+    /// Groups the lines of one [`Follower::poll`] into batches: a round may span a rotation, so
+    /// each file's lines go as their own batch, and a cut line ends its batch, so the next
+    /// batch's offsets are exact again.
+    pub fn group(lines: &[Line]) -> impl Iterator<Item = LineBatch> + '_ {
+        lines.chunk_by(|a, b| a.file == b.file && a.end == b.offset && !a.truncated).filter_map(LineBatch::of)
+    }
+
+    /// The batch of consecutive lines of one file; `None` for no lines.
+    fn of(lines: &[Line]) -> Option<LineBatch> {
+        let (first, last) = (lines.first()?, lines.last()?);
+        let mut body = Vec::with_capacity(lines.iter().map(|l| l.text.len() + 2).sum());
+        for line in lines {
+            body.extend_from_slice(&line.text);
+            if line.end.saturating_sub(line.offset) == line.text.len() as u64 + 2 {
+                body.push(b'\r');
             }
+            body.push(b'\n');
         }
-        *budget -= n;
-    }
-    Ok(false)
-}
-
-/// Splits `data`, which continues `reader` at its position, into lines.
-fn feed(reader: &mut Reader, data: &[u8], label: FileIdentity, max_line: usize, path: &Path, out: &mut Vec<Line>) {
-    let base = reader.pos;
-    let mut done = 0;
-    for newline in memchr::memchr_iter(b'\n', data) {
-        reader.pending.push(data.get(done..newline).unwrap_or_default(), max_line);
-        let line = reader.pending.take(base + newline as u64 + 1, label, max_line, true);
-        if line.truncated {
-            tracing::warn!(path = %path.display(), offset = line.offset, limit = max_line, "a line longer than the limit was truncated");
-        }
-        out.push(line);
-        done = newline + 1;
-    }
-    reader.pending.push(data.get(done..).unwrap_or_default(), max_line);
-    reader.pos = base + data.len() as u64;
-}
-
-/// `read_at` that retries when interrupted.
-fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
-    loop {
-        match file.read_at(buf, pos) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            other => return other,
-        }
+        let key = format!("{:016x}-{}", first.file.fingerprint, first.file.ino);
+        Some(LineBatch { body, key, offset: first.offset, commit: (last.file, last.end) })
     }
 }
 
-/// Fills `buf` from `pos` as far as the file goes; returns how many bytes were read.
-fn read_full_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
-    let mut filled = 0;
-    while let Some(rest) = buf.get_mut(filled..)
-        && !rest.is_empty()
-    {
-        let n = read_at(file, rest, pos + filled as u64)?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
-}
-
-/// The file's fingerprint (see [`FileIdentity`]), or `None` while its first line is unfinished and
-/// shorter than [`FINGERPRINT_MAX_BYTES`]. A `finished` file (rotated away) has its whole content
-/// as fingerprint in that case, since it will not grow.
-fn fingerprint(file: &File, finished: bool) -> io::Result<Option<u64>> {
-    let mut head = [0; FINGERPRINT_MAX_BYTES];
-    let n = read_full_at(file, &mut head, 0)?;
-    let head = head.get(..n).unwrap_or_default();
-    Ok(match memchr::memchr(b'\n', head) {
-        Some(newline) => head.get(..=newline).map(xxh3_64),
-        None if n == FINGERPRINT_MAX_BYTES || (finished && n > 0) => Some(xxh3_64(head)),
-        None => None,
-    })
-}
-
-/// Where [`StartAt::End`] starts: after the last newline, so a line being written now is returned whole.
-fn end_position(file: &File, len: u64) -> io::Result<u64> {
-    let window = len.min(READ_CHUNK as u64);
-    let start = len - window;
-    let mut tail = vec![0; usize::try_from(window).unwrap_or(READ_CHUNK)];
-    let n = read_full_at(file, &mut tail, start)?;
-    Ok(match memchr::memrchr(b'\n', tail.get(..n).unwrap_or_default()) {
-        Some(newline) => start + newline as u64 + 1,
-        None if start == 0 => 0,
-        // The unfinished last line is longer than the window: start after it rather than inside it.
-        None => len,
-    })
-}
-
-/// Opens `path` for reading; `None` when it does not exist.
-fn open_regular(path: &Path) -> Result<Option<(File, fs::Metadata)>, FollowError> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error("open", path, e)),
-    };
-    let meta = file.metadata().map_err(|e| io_error("read the metadata of", path, e))?;
-    if !meta.is_file() {
-        return Err(FollowError::NotAFile { path: path.to_owned() });
-    }
-    Ok(Some((file, meta)))
-}
-
-/// A rotated sibling that matched.
-#[derive(Debug)]
-struct Found {
-    path: PathBuf,
-    file: File,
-    dev: u64,
-    ino: u64,
-}
-
-/// Opens each rotated sibling of `path` (`<name>.*`, `<name>-*`, not compressed) that is a regular
-/// file and passes it to `visit`. Entries that vanish or cannot be read while we look are skipped:
-/// they are not the file we need.
-fn for_each_sibling(path: &Path, mut visit: impl FnMut(PathBuf, File, fs::Metadata)) -> Result<(), FollowError> {
-    let Some(name) = path.file_name() else { return Ok(()) };
-    let name = name.as_bytes();
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_error("list the directory", dir, e)),
-    };
-    for entry in entries.flatten() {
-        let candidate = entry.file_name();
-        let candidate = candidate.as_bytes();
-        let is_sibling = candidate.len() > name.len() + 1
-            && candidate.starts_with(name)
-            && matches!(candidate.get(name.len()), Some(b'.' | b'-'))
-            && !COMPRESSED_SUFFIXES.iter().any(|suffix| candidate.ends_with(suffix));
-        if !is_sibling {
-            continue;
-        }
-        let candidate_path = entry.path();
-        let Ok(file) = File::open(&candidate_path) else { continue };
-        let Ok(meta) = file.metadata() else { continue };
-        if meta.is_file() {
-            visit(candidate_path, file, meta);
-        }
-    }
-    Ok(())
-}
-
-/// The rotated sibling holding the file `want` was read from: the same fingerprint, and not inode
-/// `exclude_ino` (the file the path names now). Prefers the renamed file itself (same inode), then
-/// one holding at least `offset` bytes, then the newest.
-fn find_rotated(path: &Path, want: &FileIdentity, exclude_ino: Option<u64>, offset: u64) -> Result<Option<Found>, FollowError> {
-    let mut best: Option<((bool, bool, i64, i64), Found)> = None;
-    for_each_sibling(path, |candidate, file, meta| {
-        if Some(meta.ino()) == exclude_ino || !matches!(fingerprint(&file, true), Ok(Some(fingerprint)) if fingerprint == want.fingerprint)
-        {
-            return;
-        }
-        let rank = (meta.ino() == want.ino, meta.len() >= offset, meta.mtime(), meta.mtime_nsec());
-        if best.as_ref().is_none_or(|(best_rank, _)| rank > *best_rank) {
-            best = Some((rank, Found { path: candidate, file, dev: meta.dev(), ino: meta.ino() }));
-        }
-    })?;
-    Ok(best.map(|(_, found)| found))
-}
-
-/// The rotated sibling that is inode `ino` (a file renamed away before it had a fingerprint).
-fn find_by_inode(path: &Path, ino: u64) -> Result<Option<Found>, FollowError> {
-    let mut found = None;
-    for_each_sibling(path, |candidate, file, meta| {
-        if found.is_none() && meta.ino() == ino {
-            found = Some(Found { path: candidate, file, dev: meta.dev(), ino });
-        }
-    })?;
-    Ok(found)
-}
-
-fn load_state(path: &Path) -> Result<Option<State>, FollowError> {
-    #[derive(Deserialize)]
-    struct Versioned {
-        version: u32,
-    }
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error("open the follow state", path, e)),
-    };
-    let mut bytes = Vec::new();
-    file.take(STATE_MAX_BYTES).read_to_end(&mut bytes).map_err(|e| io_error("read the follow state", path, e))?;
-    let bad = |source| FollowError::BadState { path: path.to_owned(), source };
-    let Versioned { version } = serde_json::from_slice(&bytes).map_err(bad)?;
-    if version != STATE_VERSION {
-        return Err(FollowError::StateVersion { path: path.to_owned(), found: version });
-    }
-    serde_json::from_slice(&bytes).map(Some).map_err(bad)
-}
-
-/// Replaces the state file atomically and durably; the temporary file is created 0600, so the state is too.
-fn write_state(path: &Path, state: &State) -> Result<(), FollowError> {
-    let error = |e| io_error("write the follow state", path, e);
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut json = serde_json::to_vec(state).map_err(|e| error(io::Error::new(io::ErrorKind::InvalidData, e)))?;
-    json.push(b'\n');
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(error)?;
-    temp.write_all(&json).map_err(error)?;
-    temp.as_file().sync_all().map_err(error)?;
-    temp.persist(path).map_err(|e| error(e.error))?;
-    // Without this the rename itself may not survive a power loss.
-    File::open(dir).and_then(|dir| dir.sync_all()).map_err(|e| io_error("sync the directory", dir, e))?;
-    Ok(())
+/// The name of the state file of a followed path inside a state directory: the xxh3 of the
+/// (absolute) path, so each followed path has its own.
+pub fn state_file_name(path: &Path) -> String {
+    format!("{:016x}.json", xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes()))
 }
 
 #[cfg(test)]

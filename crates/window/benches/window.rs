@@ -1,12 +1,12 @@
 //! Windowed state: events/s into a million keys and into a hot set, bytes per key, snapshot size and speed.
 //!
-//! Run with `cargo bench -p rampart-detect --bench window`. Prints one line per figure; plain
+//! Run with `cargo bench -p rampart-window --bench window`. Prints one line per figure; plain
 //! `Instant` timing, best of a few rounds (no timing asserts).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use rampart_detect::{Aggregate, Key, Observation, WindowLimits, WindowedState};
+use rampart_window::{Aggregate, Key, Observation, WindowLimits, WindowedState};
 
 const MILLION: usize = 1_000_000;
 const ROUNDS: usize = 3;

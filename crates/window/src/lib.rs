@@ -1,8 +1,27 @@
-//! Windowed state: counts, sums, distinct counts, values and step sequences over sliding event-time windows, per key.
+//! Rampart's windowed state: counts, sums, distinct counts, values and step sequences over sliding
+//! event-time windows, per key.
 //!
-//! One [`WindowedState`] serves one Sigma correlation rule or one fraud velocity feature. Events are
-//! observed under a [`Key`] (a hash of the group-by values) at their *event* time, so replaying a day
-//! of logs gives the same readings as live traffic.
+//! **Owns:** the sliding windows themselves — keys, event-time watermarks and lateness, bounded
+//! memory (key eviction, the per-key cap and its folding), closing and expiry, evidence ids, and the
+//! binary snapshot format that lets the state survive a restart. One [`WindowedState`] serves one
+//! Sigma correlation rule (in `rampart-detect`) and, next, one enrichment baseline or one fraud
+//! velocity feature, so those stages share it without depending on each other.
+//!
+//! **Must not touch:** events, rules, fields, storage, I/O or any other stage. It sees only
+//! [`Key`]s (hashes of the group-by values the caller picked), times in milliseconds and
+//! [`Observation`]s; what a key or a reading means is the caller's business.
+//!
+//! **Main types:** [`WindowedState`] (one span, one [`Aggregate`], [`WindowLimits`]), [`Key`],
+//! [`Observation`], [`Reading`] (a live window), [`ClosedWindow`] (a final one), [`Refusal`],
+//! [`WindowStats`], [`SnapshotError`].
+//!
+//! **Flow:** the caller hashes its group-by values into a [`Key`] → [`WindowedState::observe`] at
+//! the event's time → a [`Reading`] of the key's window (or a [`Refusal`] for a late event) →
+//! [`WindowedState::expire`] hands back the [`ClosedWindow`]s no later event can change →
+//! [`WindowedState::snapshot`] / [`WindowedState::restore`] at shutdown and start.
+//!
+//! Events are observed under a [`Key`] (a hash of the group-by values) at their *event* time, so
+//! replaying a day of logs gives the same readings as live traffic.
 //!
 //! # The API
 //!
@@ -35,7 +54,7 @@
 //! `ClosedWindow` gained `exact`; `remove` returns whether the key was there; `limits()` was added.
 //!
 //! ```
-//! use rampart_detect::{Aggregate, Key, Observation, WindowLimits, WindowedState};
+//! use rampart_window::{Aggregate, Key, Observation, WindowLimits, WindowedState};
 //!
 //! // "5 failed logins from one address within 5 minutes".
 //! let mut failed_logins = WindowedState::new(5 * 60_000, Aggregate::Count, WindowLimits::default());
@@ -112,6 +131,7 @@
 //! checksum); [`WindowedState::restore`] reads it back under new limits, refusing anything
 //! malformed with a [`SnapshotError`], never a panic. Closed windows still queued for `expire` and
 //! the counters are not part of a snapshot: call `expire` before `snapshot`.
+#![deny(missing_docs)]
 
 mod events;
 mod keyset;
