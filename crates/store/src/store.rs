@@ -1,6 +1,7 @@
 //! The backend-neutral store interface and its request and answer types.
 
-use rampart_model::{Alert, AlertStatus, AlertTransition, Classification, Detection, EntityKind, Event, Query, Role, TransitionAction};
+use rampart_model::{Alert, AlertStatus, AlertTransition, Detection, EntityKind, Event, Query, Role};
+pub use rampart_model::{AlertAction, AlertChange};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
@@ -78,48 +79,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The snapshot saved under `name`, with when it was saved; `None` if there is none.
     fn load_snapshot(&self, name: &str) -> Result<Option<(OffsetDateTime, Vec<u8>)>, StoreError>;
-}
-
-/// What an analyst does to an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlertAction {
-    /// Takes an open alert.
-    Acknowledge,
-    /// Closes an open or acknowledged alert with a classification.
-    Close(Classification),
-    /// Opens a closed alert again.
-    Reopen,
-}
-
-impl AlertAction {
-    /// The transition it writes.
-    pub fn transition(self) -> TransitionAction {
-        match self {
-            AlertAction::Acknowledge => TransitionAction::Acknowledged,
-            AlertAction::Close(_) => TransitionAction::Closed,
-            AlertAction::Reopen => TransitionAction::Reopened,
-        }
-    }
-
-    /// The verb, as the API's paths name it.
-    pub fn verb(self) -> &'static str {
-        match self {
-            AlertAction::Acknowledge => "acknowledge",
-            AlertAction::Close(_) => "close",
-            AlertAction::Reopen => "reopen",
-        }
-    }
-}
-
-/// One alert that [`Store::record_detections`] created or updated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertChange {
-    /// The alert as it is now.
-    pub alert: Alert,
-    /// Whether it is new.
-    pub created: bool,
-    /// Events it took in with this call.
-    pub events_added: u64,
 }
 
 /// A page of alerts to read; every filter given must hold.
