@@ -49,7 +49,7 @@ mod metrics;
 mod sqlite;
 mod store;
 
-pub use error::StoreError;
+pub use error::{BackendError, StoreError};
 pub use metrics::StoreMetrics;
 pub use sqlite::SqliteStore;
 pub use sqlite::{SqliteOptions, Synchronous};
