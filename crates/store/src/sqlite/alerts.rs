@@ -67,7 +67,7 @@ const LIFECYCLE_SQL: &str = "
         BEGIN SELECT RAISE(ABORT, 'alert transitions are append-only'); END;
 ";
 
-/// Folds detections into alerts in one transaction (see [`crate::Store::record_detections`]):
+/// Folds detections into alerts in one transaction (see [`crate::AlertStore::record_detections`]):
 /// the look-ups are this store's, the decisions [`rampart_model::fold`]'s and its neighbours'.
 pub(crate) fn record(conn: &Connection, detections: &[Detection], suppression: time::Duration) -> Result<Vec<AlertChange>, StoreError> {
     if detections.is_empty() {
@@ -300,7 +300,7 @@ fn by_id(conn: &Connection, id: &str) -> Result<Option<(i64, Alert)>, StoreError
     row.map(|(seq, body)| Ok((seq, decode(id, &body)?))).transpose()
 }
 
-/// An analyst's change of status (see [`crate::Store::transition_alert`]).
+/// An analyst's change of status (see [`crate::AlertStore::transition_alert`]).
 pub(crate) fn transition(
     conn: &Connection,
     id: &str,

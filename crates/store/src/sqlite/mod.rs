@@ -18,8 +18,8 @@ use time::OffsetDateTime;
 use crate::error::{BackendError, StoreError};
 use crate::metrics::StoreMetrics;
 use crate::store::{
-    AlertAction, AlertChange, AlertPage, AlertRequest, AppendOutcome, NewToken, SearchPage, SearchRequest, Store, TokenInfo,
-    TransitionPage, TransitionRequest,
+    AlertAction, AlertChange, AlertPage, AlertRequest, AlertStore, AppendOutcome, EventStore, NewToken, SearchPage, SearchRequest,
+    SnapshotStore, Store, TokenInfo, TokenStore, TransitionPage, TransitionRequest,
 };
 use writer::{Command, Writer};
 
@@ -224,7 +224,7 @@ impl Drop for SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl EventStore for SqliteStore {
     fn append(&self, events: Vec<Event>) -> Result<AppendOutcome, StoreError> {
         if events.is_empty() {
             return Ok(AppendOutcome::default());
@@ -250,11 +250,15 @@ impl Store for SqliteStore {
     fn count_events(&self) -> Result<u64, StoreError> {
         self.with_connection(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))? as u64))
     }
+}
 
+impl Store for SqliteStore {
     fn check_writable(&self) -> Result<(), StoreError> {
         self.send(|reply| Command::Ping { reply })
     }
+}
 
+impl TokenStore for SqliteStore {
     fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
         self.write(move |conn| {
             let inserted = conn.execute(
@@ -302,7 +306,9 @@ impl Store for SqliteStore {
             row.transpose()
         })
     }
+}
 
+impl AlertStore for SqliteStore {
     fn record_detections(&self, detections: &[Detection], suppression: time::Duration) -> Result<Vec<AlertChange>, StoreError> {
         if detections.is_empty() {
             return Ok(Vec::new());
@@ -338,7 +344,9 @@ impl Store for SqliteStore {
     fn evidence_events(&self, alert_id: &str) -> Result<Option<Vec<Event>>, StoreError> {
         self.with_connection(|conn| alerts::evidence(conn, alert_id))
     }
+}
 
+impl SnapshotStore for SqliteStore {
     fn save_snapshot(&self, name: &str, body: &[u8]) -> Result<(), StoreError> {
         let (name, body) = (name.to_owned(), body.to_vec());
         self.write(move |conn| {
