@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rampart_model::Query;
-use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
+use rampart_store::EventStore;
+use rampart_store::{SearchRequest, SqliteOptions, SqliteStore};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rampart");
 

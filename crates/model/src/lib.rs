@@ -5,7 +5,9 @@
 //! in or to the shop (a web request, a login, a payment ...), held as nested JSON whose paths
 //! follow Elastic Common Schema; [`fields`] is the catalogue of the paths Rampart knows, with
 //! their types, and `docs/fields.md` is its human-readable twin. [`Query`] is the search
-//! language of `GET /v1/events`, evaluated against events by every store back end alike.
+//! language of `GET /v1/events`, evaluated against events by every store back end alike. The
+//! alert rules (ids, suppression, folding repeats, the evidence cap, allowed transitions) are
+//! pure functions here ([`fold`], [`transition`]) that every store back end calls.
 //!
 //! **Must not touch:** I/O of any kind, other `rampart-*` crates, parsing of wire formats
 //! (that is `rampart-ingest`) or storage (that is `rampart-store`). This crate sits at the
@@ -40,6 +42,11 @@ mod role;
 mod source;
 mod time;
 
+pub use alert::fold::{
+    AlertChange, BatchChanges, DETECTION_ACTOR, Folded, alert_id, alert_millis, fold, is_resend, new_alert, push_evidence,
+    suppression_range, takes_in, to_millis,
+};
+pub use alert::transition::{AlertAction, RefusedTransition, allowed, transition};
 pub use alert::{
     Alert, AlertRule, AlertStatus, AlertTransition, Classification, Detection, ENTITY_SOURCE_FIELDS, Entity, EntityKind, MAX_EVIDENCE,
     MatchedValue, TransitionAction,

@@ -15,7 +15,9 @@ use prometheus_client::registry::Registry;
 use rampart_ingest::{CardProtector, ClientIpResolver, ClientIpSource, IngestConfig, Ingestor, LogFormats};
 use rampart_model::Role;
 use rampart_server::{AppState, Limits, app, auth};
-use rampart_store::{AppendOutcome, NewToken, SearchPage, SearchRequest, SqliteOptions, SqliteStore, Store, StoreError, TokenInfo};
+use rampart_store::{
+    AppendOutcome, EventStore, NewToken, SearchPage, SearchRequest, SqliteOptions, SqliteStore, Store, StoreError, TokenInfo, TokenStore,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tower::ServiceExt;
@@ -380,7 +382,7 @@ async fn openapi_documents_every_route() {
 #[derive(Debug)]
 struct BrokenStore;
 
-impl Store for BrokenStore {
+impl EventStore for BrokenStore {
     fn append(&self, _: Vec<rampart_model::Event>) -> Result<AppendOutcome, StoreError> {
         Err(StoreError::Commit("disk /secret/path exploded".into()))
     }
@@ -393,9 +395,15 @@ impl Store for BrokenStore {
     fn count_events(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
+}
+
+impl Store for BrokenStore {
     fn check_writable(&self) -> Result<(), StoreError> {
         Err(StoreError::Closed)
     }
+}
+
+impl TokenStore for BrokenStore {
     fn create_token(&self, _: NewToken) -> Result<(), StoreError> {
         Ok(())
     }
@@ -414,6 +422,9 @@ impl Store for BrokenStore {
             revoked_at: None,
         }))
     }
+}
+
+impl rampart_store::AlertStore for BrokenStore {
     fn record_detections(&self, _: &[rampart_model::Detection], _: time::Duration) -> Result<Vec<rampart_store::AlertChange>, StoreError> {
         Err(StoreError::Commit("disk /secret/path exploded".into()))
     }
@@ -439,6 +450,9 @@ impl Store for BrokenStore {
     fn evidence_events(&self, _: &str) -> Result<Option<Vec<rampart_model::Event>>, StoreError> {
         Err(StoreError::Commit("disk /secret/path exploded".into()))
     }
+}
+
+impl rampart_store::SnapshotStore for BrokenStore {
     fn save_snapshot(&self, _: &str, _: &[u8]) -> Result<(), StoreError> {
         Err(StoreError::Commit("disk /secret/path exploded".into()))
     }

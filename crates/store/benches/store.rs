@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rampart_model::{Event, Query, format_timestamp};
-use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
+use rampart_store::EventStore;
+use rampart_store::{SearchRequest, SqliteOptions, SqliteStore};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 

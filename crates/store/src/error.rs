@@ -14,7 +14,7 @@ pub enum StoreError {
         /// The database file.
         path: PathBuf,
         /// The cause.
-        source: rusqlite::Error,
+        source: BackendError,
     },
     /// The database was written by a newer Rampart.
     #[error("the store has schema version {found}; this Rampart knows up to {known}: upgrade Rampart")]
@@ -24,9 +24,9 @@ pub enum StoreError {
         /// The newest version this build knows.
         known: i64,
     },
-    /// An SQL statement failed.
+    /// The back end's database failed (an SQL statement, a full disk, a busy file).
     #[error("database error: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Database(#[from] BackendError),
     /// A stored row could not be read back.
     #[error("stored event {key} is corrupt: {reason}")]
     Corrupt {
@@ -70,4 +70,28 @@ pub enum StoreError {
     /// The writer thread has stopped (the store is closing).
     #[error("the store is shutting down")]
     Closed,
+}
+
+/// An error of a back end's database, its message and causes kept but not its type, so that
+/// callers of the store depend on no back end.
+#[derive(Debug)]
+pub struct BackendError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl BackendError {
+    /// Wraps a back end's own error.
+    pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+        BackendError(Box::new(error))
+    }
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }

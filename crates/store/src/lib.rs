@@ -1,16 +1,21 @@
-//! Rampart's storage: one backend-neutral [`Store`] trait and its embedded SQLite back end.
+//! Rampart's storage: backend-neutral traits, one per aggregate ([`EventStore`], [`AlertStore`],
+//! [`TokenStore`], [`SnapshotStore`], together a [`Store`]), and the embedded SQLite back end.
+//! Their errors ([`StoreError`]) carry no back-end types: a database's own error is a
+//! [`BackendError`], its message kept.
 //!
 //! **Owns:** durable events (an append is acknowledged only once committed), their search
 //! ([`SearchRequest`] → [`SearchPage`], newest first, with a cursor), retention, retry
 //! de-duplication by `event.id`, API tokens (stored as hashes only), and alerts with their
 //! lifecycle: detections folded into alerts within a suppression window
-//! ([`Store::record_detections`]), status changes ([`Store::transition_alert`]) and the
-//! append-only transitions SOC metrics are computed from. The PostgreSQL back end will
-//! implement the same trait.
+//! ([`AlertStore::record_detections`]), status changes ([`AlertStore::transition_alert`]) and the
+//! append-only transitions SOC metrics are computed from. What folding and a transition do is
+//! decided by pure functions of `rampart-model` ([`rampart_model::fold`],
+//! [`rampart_model::transition`]); a back end looks up, calls them inside its transaction and
+//! persists what they decide. The PostgreSQL back end will implement the same traits.
 //!
 //! **Must not touch:** parsing, masking or HTTP. Events arrive already validated and masked.
 //!
-//! **Flow:** callers hand batches to [`Store::append`]; the SQLite back end funnels them into
+//! **Flow:** callers hand batches to [`EventStore::append`]; the SQLite back end funnels them into
 //! one writer thread that commits many callers' batches in one transaction (group commit) and
 //! answers each caller after the commit. Every other write (alerts, transitions, tokens,
 //! snapshots) runs on that thread's connection too, between commits, and every write
@@ -32,7 +37,7 @@
 //!
 //! ```
 //! use rampart_model::{Event, Query};
-//! use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
+//! use rampart_store::{EventStore, SearchRequest, SqliteOptions, SqliteStore};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = SqliteStore::open(&dir.path().join("rampart.db"), SqliteOptions::default()).unwrap();
@@ -49,11 +54,11 @@ mod metrics;
 mod sqlite;
 mod store;
 
-pub use error::StoreError;
+pub use error::{BackendError, StoreError};
 pub use metrics::StoreMetrics;
 pub use sqlite::SqliteStore;
 pub use sqlite::{SqliteOptions, Synchronous};
 pub use store::{
-    AlertAction, AlertChange, AlertPage, AlertRequest, AppendOutcome, MAX_SEARCH_LIMIT, NewToken, SearchPage, SearchRequest, Store,
-    TokenInfo, TransitionPage, TransitionRequest,
+    AlertAction, AlertChange, AlertPage, AlertRequest, AlertStore, AppendOutcome, EventStore, MAX_SEARCH_LIMIT, NewToken, SearchPage,
+    SearchRequest, SnapshotStore, Store, TokenInfo, TokenStore, TransitionPage, TransitionRequest,
 };

@@ -1,6 +1,7 @@
 //! The backend-neutral store interface and its request and answer types.
 
-use rampart_model::{Alert, AlertStatus, AlertTransition, Classification, Detection, EntityKind, Event, Query, Role, TransitionAction};
+use rampart_model::{Alert, AlertStatus, AlertTransition, Detection, EntityKind, Event, Query, Role};
+pub use rampart_model::{AlertAction, AlertChange};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
@@ -8,8 +9,16 @@ use crate::error::StoreError;
 /// The most events one search page returns.
 pub const MAX_SEARCH_LIMIT: usize = 1000;
 
-/// Where Rampart keeps its state. Every method blocks; async callers use a blocking pool.
-pub trait Store: Send + Sync + std::fmt::Debug {
+/// Where Rampart keeps its state: one store per aggregate, together. Every method blocks; async
+/// callers use a blocking pool. A back end implements each aggregate's trait and this one; the
+/// aggregates' methods are called with their trait in scope (`use rampart_store::EventStore`).
+pub trait Store: EventStore + AlertStore + TokenStore + SnapshotStore + Send + Sync + std::fmt::Debug {
+    /// Checks that the store accepts writes (for `/readyz`).
+    fn check_writable(&self) -> Result<(), StoreError>;
+}
+
+/// The events: appended once (duplicates recognized), searched, purged by age.
+pub trait EventStore: Send + Sync {
     /// Stores events durably. Returns once they are committed. Events whose `event.id` was
     /// stored within the de-duplication window are counted as duplicates and not stored again.
     fn append(&self, events: Vec<Event>) -> Result<AppendOutcome, StoreError>;
@@ -23,22 +32,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Number of stored events.
     fn count_events(&self) -> Result<u64, StoreError>;
+}
 
-    /// Checks that the store accepts writes (for `/readyz`).
-    fn check_writable(&self) -> Result<(), StoreError>;
-
-    /// Saves a new API token (its hash only).
-    fn create_token(&self, token: NewToken) -> Result<(), StoreError>;
-
-    /// All tokens, revoked and expired ones included, oldest first.
-    fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
-
-    /// Revokes a token by name; `false` if there is none by that name.
-    fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
-
-    /// The token with this SHA-256 hash, if any (whatever its state).
-    fn find_token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, StoreError>;
-
+/// The alerts and their transitions. What folding and a transition do is decided by
+/// [`rampart_model::fold`] and [`rampart_model::transition`]; a back end looks up, calls them in
+/// its own transaction and persists what they decide.
+pub trait AlertStore: Send + Sync {
     /// Folds detections into alerts, in one transaction. A detection whose suppression key has
     /// an alert that is not closed, and whose events lie within `suppression` of that alert's,
     /// updates it (`updated`); one whose evidence events are all already behind an alert of
@@ -71,55 +70,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The stored events behind an alert (those its `evidence` lists), oldest first. Events
     /// that retention has deleted are missing. `None` if there is no such alert.
     fn evidence_events(&self, alert_id: &str) -> Result<Option<Vec<Event>>, StoreError>;
+}
 
+/// The API tokens (their hashes only).
+pub trait TokenStore: Send + Sync {
+    /// Saves a new API token (its hash only).
+    fn create_token(&self, token: NewToken) -> Result<(), StoreError>;
+
+    /// All tokens, revoked and expired ones included, oldest first.
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Revokes a token by name; `false` if there is none by that name.
+    fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// The token with this SHA-256 hash, if any (whatever its state).
+    fn find_token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, StoreError>;
+}
+
+/// Snapshots of in-memory state (the correlation windows), by name.
+pub trait SnapshotStore: Send + Sync {
     /// Saves a snapshot of in-memory state (the correlation windows) under `name`, replacing
     /// the previous one, so a restart resumes where it stopped.
     fn save_snapshot(&self, name: &str, body: &[u8]) -> Result<(), StoreError>;
 
     /// The snapshot saved under `name`, with when it was saved; `None` if there is none.
     fn load_snapshot(&self, name: &str) -> Result<Option<(OffsetDateTime, Vec<u8>)>, StoreError>;
-}
-
-/// What an analyst does to an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlertAction {
-    /// Takes an open alert.
-    Acknowledge,
-    /// Closes an open or acknowledged alert with a classification.
-    Close(Classification),
-    /// Opens a closed alert again.
-    Reopen,
-}
-
-impl AlertAction {
-    /// The transition it writes.
-    pub fn transition(self) -> TransitionAction {
-        match self {
-            AlertAction::Acknowledge => TransitionAction::Acknowledged,
-            AlertAction::Close(_) => TransitionAction::Closed,
-            AlertAction::Reopen => TransitionAction::Reopened,
-        }
-    }
-
-    /// The verb, as the API's paths name it.
-    pub fn verb(self) -> &'static str {
-        match self {
-            AlertAction::Acknowledge => "acknowledge",
-            AlertAction::Close(_) => "close",
-            AlertAction::Reopen => "reopen",
-        }
-    }
-}
-
-/// One alert that [`Store::record_detections`] created or updated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertChange {
-    /// The alert as it is now.
-    pub alert: Alert,
-    /// Whether it is new.
-    pub created: bool,
-    /// Events it took in with this call.
-    pub events_added: u64,
 }
 
 /// A page of alerts to read; every filter given must hold.

@@ -9,6 +9,7 @@ use rampart_model::{
     TransitionAction,
 };
 use rampart_store::{AlertAction, AlertRequest, NewToken, SearchRequest, SqliteOptions, SqliteStore, Store, StoreError, TransitionRequest};
+use rampart_store::{AlertStore, EventStore, SnapshotStore, TokenStore};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -616,4 +617,37 @@ fn issue_11_any_number_of_events_share_a_millisecond() {
     let store = open(&dir);
     let outcome = store.append(batch(1)).unwrap();
     assert_eq!((outcome.stored, outcome.duplicates), (0, 400));
+}
+
+/// Issue 12: each aggregate is a small trait of its own, usable without the others; `Store`
+/// is all of them together.
+#[test]
+fn issue_12_each_aggregate_is_a_trait_of_its_own() {
+    fn events(store: &dyn EventStore) -> (usize, u64) {
+        let outcome = store.append(vec![event("e1", "2026-11-22T10:00:00Z", "192.0.2.1", "ann")]).unwrap();
+        (outcome.stored, store.count_events().unwrap())
+    }
+    fn alerts(store: &dyn AlertStore) -> (bool, AlertStatus) {
+        let changes = store.record_detections(&[detection("r", "e1", T0, "192.0.2.1", None)], WINDOW).unwrap();
+        let alert = store.transition_alert(&changes[0].alert.id, AlertAction::Acknowledge, "ann", None, T0).unwrap();
+        (changes[0].created, alert.status)
+    }
+    fn tokens(store: &dyn TokenStore) -> Vec<String> {
+        store.create_token(NewToken { name: "ci".into(), hash: [3; 32], role: Role::Analyst, expires_at: None }).unwrap();
+        store.list_tokens().unwrap().into_iter().map(|t| t.name).collect()
+    }
+    fn snapshots(store: &dyn SnapshotStore) -> Option<Vec<u8>> {
+        store.save_snapshot("correlation", b"state").unwrap();
+        store.load_snapshot("correlation").unwrap().map(|(_, body)| body)
+    }
+    fn whole(store: &dyn Store) -> Result<(), StoreError> {
+        store.check_writable()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    assert_eq!(events(&store), (1, 1));
+    assert_eq!(alerts(&store), (true, AlertStatus::Acknowledged));
+    assert_eq!(tokens(&store), ["ci"]);
+    assert_eq!(snapshots(&store), Some(b"state".to_vec()));
+    assert!(matches!(whole(&store), Ok(())));
 }

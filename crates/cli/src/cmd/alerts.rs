@@ -4,7 +4,8 @@ use std::io::Write;
 
 use anyhow::{Result, anyhow, bail};
 use rampart_model::{Alert, AlertStatus, AlertTransition, Classification, EntityKind, format_timestamp};
-use rampart_store::{AlertAction, AlertRequest, MAX_SEARCH_LIMIT, SqliteOptions, SqliteStore, Store};
+use rampart_store::AlertStore;
+use rampart_store::{AlertAction, AlertRequest, MAX_SEARCH_LIMIT, SqliteOptions, SqliteStore};
 use serde_json::json;
 use time::OffsetDateTime;
 

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rampart_model::{Event, Query, Role};
-use rampart_store::{NewToken, SearchRequest, SqliteOptions, SqliteStore, Store};
+use rampart_store::{EventStore, TokenStore};
+use rampart_store::{NewToken, SearchRequest, SqliteOptions, SqliteStore};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rampart_model::{Role, parse_duration};
-use rampart_store::{NewToken, Store};
+use rampart_store::NewToken;
+use rampart_store::TokenStore;
 use time::OffsetDateTime;
 
 use super::Global;

@@ -4,7 +4,8 @@ use std::io::Write;
 
 use anyhow::{Result, anyhow};
 use rampart_model::{Event, Query, fields, parse_timestamp};
-use rampart_store::{SearchRequest, SqliteOptions, SqliteStore, Store};
+use rampart_store::EventStore;
+use rampart_store::{SearchRequest, SqliteOptions, SqliteStore};
 use time::OffsetDateTime;
 
 use super::Global;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use rampart_model::Role;
-use rampart_store::{NewToken, SqliteOptions, SqliteStore, Store};
+use rampart_store::{EventStore, TokenStore};
+use rampart_store::{NewToken, SqliteOptions, SqliteStore};
 use serde_json::Value;
 use time::OffsetDateTime;
 

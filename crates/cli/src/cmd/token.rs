@@ -2,7 +2,8 @@
 
 use anyhow::{Result, bail};
 use rampart_model::{Role, format_timestamp};
-use rampart_store::{NewToken, SqliteOptions, SqliteStore, Store};
+use rampart_store::TokenStore;
+use rampart_store::{NewToken, SqliteOptions, SqliteStore};
 use time::OffsetDateTime;
 
 use super::Global;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use rampart_model::Role;
-use rampart_store::Store;
+use rampart_store::{AlertStore, EventStore};
 
 use super::{harness, line_at, sqli};
 

@@ -9,7 +9,7 @@ use rampart_model::Role;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use rampart_store::Store;
+use rampart_store::{AlertStore, SnapshotStore};
 
 use super::{Harness, time_local};
 

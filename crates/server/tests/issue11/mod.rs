@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use rampart_model::Role;
 use rampart_server::{Limits, ServeConfig, serve_with};
-use rampart_store::Store;
+use rampart_store::EventStore;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -1,25 +1,19 @@
 //! Alerts: detections folded in with suppression, the lifecycle's transitions, listing, and the
 //! conversion of the alerts stored before the lifecycle.
 
-use std::collections::{HashMap, HashSet};
-
 use rampart_model::{
-    Alert, AlertRule, AlertStatus, AlertTransition, Classification, Detection, Entity, EntityKind, Event, MAX_EVIDENCE, MatchedValue,
-    TransitionAction,
+    Alert, AlertAction, AlertChange, AlertRule, AlertStatus, AlertTransition, BatchChanges, Classification, DETECTION_ACTOR, Detection,
+    Entity, EntityKind, Event, MatchedValue, TransitionAction, fold, is_resend, new_alert, suppression_range, to_millis,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter};
 use serde::Deserialize;
 use time::OffsetDateTime;
-use xxhash_rust::xxh3::xxh3_128;
 
 use super::schema::millis;
 use super::search::events_by_id;
 use crate::error::StoreError;
-use crate::store::{AlertAction, AlertChange, AlertPage, AlertRequest, MAX_SEARCH_LIMIT, TransitionPage, TransitionRequest};
-
-/// The actor of the transitions detection writes.
-const DETECTION_ACTOR: &str = "rampart";
+use crate::store::{AlertPage, AlertRequest, MAX_SEARCH_LIMIT, TransitionPage, TransitionRequest};
 
 /// Migration 3: the lifecycle tables. The alerts of migration 2 move to `alerts_v2` first.
 const LIFECYCLE_SQL: &str = "
@@ -73,92 +67,80 @@ const LIFECYCLE_SQL: &str = "
         BEGIN SELECT RAISE(ABORT, 'alert transitions are append-only'); END;
 ";
 
-/// Folds detections into alerts in one transaction (see [`crate::Store::record_detections`]).
+/// Folds detections into alerts in one transaction (see [`crate::AlertStore::record_detections`]):
+/// the look-ups are this store's, the decisions [`rampart_model::fold`]'s and its neighbours'.
 pub(crate) fn record(conn: &Connection, detections: &[Detection], suppression: time::Duration) -> Result<Vec<AlertChange>, StoreError> {
     if detections.is_empty() {
         return Ok(Vec::new());
     }
-    let window = i64::try_from(suppression.whole_milliseconds().max(0)).unwrap_or(i64::MAX / 4);
     // Immediate: the look-up of an open alert and its update are one step, whoever else writes.
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-    let mut changes: Vec<AlertChange> = Vec::new();
-    let mut positions: HashMap<String, usize> = HashMap::new();
+    let mut batch = BatchChanges::default();
     for detection in detections {
         let key = detection.suppression_key();
-        if is_resend(&tx, detection, &key)? {
+        if is_resend(detection, |id| behind_key(&tx, id, &key))? {
             continue;
         }
+        let (low, high) = suppression_range(detection, suppression);
         let (first, last) = span(detection);
-        let (alert, created, events_added) = match open_alert(&tx, &key, first.saturating_sub(window), last.saturating_add(window))? {
-            Some((seq, mut alert)) => match fold(&tx, seq, &mut alert, detection)? {
-                Some(added) => (alert, false, added),
-                None => continue,
-            },
+        match open_alert(&tx, &key, low, high)? {
+            Some((seq, mut alert)) => {
+                let Some(folded) = fold(&mut alert, detection, |id| behind_alert(&tx, id, seq))? else { continue };
+                let evidence: Vec<(&str, i64, i64)> = folded.fresh_evidence.iter().map(|id| (id.as_str(), first, last)).collect();
+                insert_evidence(&tx, seq, &evidence)?;
+                insert_entities(&tx, seq, &folded.new_entities)?;
+                tx.prepare_cached(
+                    "UPDATE alerts SET first_event_time = ?1, last_event_time = ?2, updated_at = ?3, body = ?4 WHERE seq = ?5",
+                )?
+                .execute(params![
+                    millis(alert.first_event_time),
+                    millis(alert.last_event_time),
+                    millis(alert.updated_at),
+                    encode(&alert)?,
+                    seq
+                ])?;
+                batch.note(alert, false, folded.events_added);
+            }
             None => {
                 let alert = new_alert(detection, &key);
                 let evidence: Vec<(&str, i64, i64)> = detection.evidence.iter().map(|id| (id.as_str(), first, last)).collect();
                 if insert_alert(&tx, None, &alert, &key, &evidence)?.is_none() {
                     continue; // the same id: this batch was stored before
                 }
-                (alert, true, detection.event_count)
-            }
-        };
-        match positions.get(&alert.id) {
-            Some(&index) => {
-                let change = &mut changes[index];
-                change.events_added = change.events_added.saturating_add(events_added);
-                change.alert = alert;
-            }
-            None => {
-                positions.insert(alert.id.clone(), changes.len());
-                changes.push(AlertChange { alert, created, events_added });
+                batch.note(alert, true, detection.event_count);
             }
         }
     }
-    // One transition per alert and call, however many detections it took in.
-    for change in &changes {
-        let action = if change.created { TransitionAction::Created } else { TransitionAction::Updated };
-        insert_transition(
-            &tx,
-            &AlertTransition {
-                alert_id: change.alert.id.clone(),
-                action,
-                actor: DETECTION_ACTOR.to_owned(),
-                at: change.alert.updated_at,
-                status: change.alert.status,
-                classification: None,
-                note: None,
-                events_added: Some(change.events_added),
-            },
-        )?;
+    let (changes, transitions) = batch.finish();
+    for transition in &transitions {
+        insert_transition(&tx, transition)?;
     }
     tx.commit()?;
     Ok(changes)
 }
 
-/// The detection's event times in milliseconds, earliest first.
+/// The detection's event times in milliseconds, earliest first (kept with each evidence row).
 fn span(detection: &Detection) -> (i64, i64) {
     let (a, b) = (millis(detection.first_event_time), millis(detection.last_event_time));
     (a.min(b), a.max(b))
 }
 
-/// Whether every evidence event of the detection is already behind an alert of its key.
-fn is_resend(conn: &Connection, detection: &Detection, key: &str) -> Result<bool, StoreError> {
-    if detection.evidence.is_empty() {
-        return Ok(false);
-    }
+/// Whether an event is behind some alert of this key.
+fn behind_key(conn: &Connection, id: &str, key: &str) -> Result<bool, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT 1 FROM alert_evidence v JOIN alerts a ON a.seq = v.alert_seq WHERE v.event_id = ?1 AND a.suppression_key = ?2 LIMIT 1",
     )?;
-    for id in &detection.evidence {
-        if stmt.query_row(params![id, key], |_| Ok(())).optional()?.is_none() {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    Ok(stmt.query_row(params![id, key], |_| Ok(())).optional()?.is_some())
 }
 
-/// The alert of this key that is not closed and whose events lie within `[low, high]`.
+/// Whether an event is behind the alert of row `seq`.
+fn behind_alert(conn: &Connection, id: &str, seq: i64) -> Result<bool, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM alert_evidence WHERE event_id = ?1 AND alert_seq = ?2")?;
+    Ok(stmt.query_row(params![id, seq], |_| Ok(())).optional()?.is_some())
+}
+
+/// The alert of this key that is not closed and whose events lie within `[low, high]` (the
+/// [`rampart_model::takes_in`] rule, as SQL), the one with the latest events.
 fn open_alert(conn: &Connection, key: &str, low: i64, high: i64) -> Result<Option<(i64, Alert)>, StoreError> {
     let row = conn
         .prepare_cached(
@@ -168,79 +150,6 @@ fn open_alert(conn: &Connection, key: &str, low: i64, high: i64) -> Result<Optio
         .query_row(params![key, low, high], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))
         .optional()?;
     row.map(|(seq, body)| Ok((seq, decode(&seq.to_string(), &body)?))).transpose()
-}
-
-/// Folds a detection into a stored alert; `None` when it brought nothing new.
-fn fold(conn: &Connection, seq: i64, alert: &mut Alert, detection: &Detection) -> Result<Option<u64>, StoreError> {
-    let (first, last) = span(detection);
-    let mut known = 0u64;
-    let mut fresh: Vec<&str> = Vec::new();
-    let mut seen = HashSet::new();
-    {
-        let mut stmt = conn.prepare_cached("SELECT 1 FROM alert_evidence WHERE event_id = ?1 AND alert_seq = ?2")?;
-        for id in detection.evidence.iter().filter(|id| seen.insert(id.as_str())) {
-            if stmt.query_row(params![id, seq], |_| Ok(())).optional()?.is_some() {
-                known += 1;
-            } else {
-                fresh.push(id);
-            }
-        }
-    }
-    let added = detection.event_count.saturating_sub(known);
-    if added == 0 && fresh.is_empty() {
-        return Ok(None);
-    }
-    alert.event_count = alert.event_count.saturating_add(added);
-    alert.first_event_time = alert.first_event_time.min(to_millis(detection.first_event_time.min(detection.last_event_time)));
-    alert.last_event_time = alert.last_event_time.max(to_millis(detection.first_event_time.max(detection.last_event_time)));
-    alert.updated_at = alert.updated_at.max(to_millis(detection.detected_at));
-    for id in &fresh {
-        if alert.evidence.len() < MAX_EVIDENCE && !alert.evidence.iter().any(|known| known == id) {
-            alert.evidence.push((*id).to_owned());
-        }
-    }
-    let evidence: Vec<(&str, i64, i64)> = fresh.iter().map(|id| (*id, first, last)).collect();
-    insert_evidence(conn, seq, &evidence)?;
-    let new_entities: Vec<Entity> = detection.entities.iter().filter(|e| !alert.entities.contains(e)).cloned().collect();
-    insert_entities(conn, seq, &new_entities)?;
-    alert.entities.extend(new_entities);
-    conn.prepare_cached("UPDATE alerts SET first_event_time = ?1, last_event_time = ?2, updated_at = ?3, body = ?4 WHERE seq = ?5")?
-        .execute(params![millis(alert.first_event_time), millis(alert.last_event_time), millis(alert.updated_at), encode(alert)?, seq])?;
-    Ok(Some(added))
-}
-
-/// A new open alert for a detection.
-fn new_alert(detection: &Detection, key: &str) -> Alert {
-    let first = to_millis(detection.first_event_time.min(detection.last_event_time));
-    let last = to_millis(detection.first_event_time.max(detection.last_event_time));
-    let detected_at = to_millis(detection.detected_at);
-    let mut evidence: Vec<String> = Vec::new();
-    for id in &detection.evidence {
-        if evidence.len() < MAX_EVIDENCE && !evidence.contains(id) {
-            evidence.push(id.clone());
-        }
-    }
-    Alert {
-        id: alert_id(key, detection.evidence.first().map_or("", String::as_str), first),
-        rule: detection.rule.clone(),
-        entities: detection.entities.clone(),
-        group_by: detection.group_by.clone(),
-        first_event_time: first,
-        last_event_time: last,
-        detected_at,
-        updated_at: detected_at,
-        event_count: detection.event_count,
-        evidence,
-        matched: detection.matched.clone(),
-        status: AlertStatus::Open,
-        classification: None,
-    }
-}
-
-/// Stable for a key, a first event and its time: a retried batch makes the same id.
-fn alert_id(key: &str, first_evidence: &str, first_event_time: OffsetDateTime) -> String {
-    let text = format!("{key}\u{0}{first_evidence}\u{0}{}", millis(first_event_time));
-    format!("{:032x}", xxh3_128(text.as_bytes()))
 }
 
 /// Inserts an alert with its entities and evidence; `None` if its id is taken.
@@ -391,7 +300,7 @@ fn by_id(conn: &Connection, id: &str) -> Result<Option<(i64, Alert)>, StoreError
     row.map(|(seq, body)| Ok((seq, decode(id, &body)?))).transpose()
 }
 
-/// An analyst's change of status (see [`crate::Store::transition_alert`]).
+/// An analyst's change of status (see [`crate::AlertStore::transition_alert`]).
 pub(crate) fn transition(
     conn: &Connection,
     id: &str,
@@ -402,39 +311,19 @@ pub(crate) fn transition(
 ) -> Result<Alert, StoreError> {
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let (seq, mut alert) = by_id(&tx, id)?.ok_or_else(|| StoreError::AlertNotFound(id.to_owned()))?;
-    let (allowed, rule) = match action {
-        AlertAction::Acknowledge => (alert.status == AlertStatus::Open, "only open alerts can be acknowledged"),
-        AlertAction::Close(_) => (alert.status != AlertStatus::Closed, "only open or acknowledged alerts can be closed"),
-        AlertAction::Reopen => (alert.status == AlertStatus::Closed, "only closed alerts can be reopened"),
-    };
-    if !allowed {
-        return Err(StoreError::InvalidTransition { id: id.to_owned(), action: action.verb(), status: alert.status.as_str(), rule });
-    }
-    (alert.status, alert.classification) = match action {
-        AlertAction::Acknowledge => (AlertStatus::Acknowledged, None),
-        AlertAction::Close(classification) => (AlertStatus::Closed, Some(classification)),
-        AlertAction::Reopen => (AlertStatus::Open, None),
-    };
-    alert.updated_at = to_millis(at);
+    let change = rampart_model::transition(&mut alert, action, actor, note, at).map_err(|refused| StoreError::InvalidTransition {
+        id: id.to_owned(),
+        action: refused.action,
+        status: refused.status,
+        rule: refused.rule,
+    })?;
     tx.prepare_cached("UPDATE alerts SET status = ?1, updated_at = ?2, body = ?3 WHERE seq = ?4")?.execute(params![
         alert.status.as_str(),
         millis(alert.updated_at),
         encode(&alert)?,
         seq
     ])?;
-    insert_transition(
-        &tx,
-        &AlertTransition {
-            alert_id: alert.id.clone(),
-            action: action.transition(),
-            actor: actor.to_owned(),
-            at: alert.updated_at,
-            status: alert.status,
-            classification: alert.classification,
-            note: note.map(str::to_owned),
-            events_added: None,
-        },
-    )?;
+    insert_transition(&tx, &change)?;
     tx.commit()?;
     Ok(alert)
 }
@@ -511,11 +400,6 @@ fn encode(alert: &Alert) -> Result<String, StoreError> {
 
 fn decode(id: &str, body: &str) -> Result<Alert, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::CorruptAlert { id: id.to_owned(), reason: e.to_string() })
-}
-
-/// The time cut to the millisecond, as alerts store and answer it.
-fn to_millis(t: OffsetDateTime) -> OffsetDateTime {
-    from_millis(millis(t)).unwrap_or(t)
 }
 
 fn from_millis(ms: i64) -> Option<OffsetDateTime> {

@@ -15,11 +15,11 @@ use rampart_model::{Alert, AlertTransition, Detection, Event, Role};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use crate::error::StoreError;
+use crate::error::{BackendError, StoreError};
 use crate::metrics::StoreMetrics;
 use crate::store::{
-    AlertAction, AlertChange, AlertPage, AlertRequest, AppendOutcome, NewToken, SearchPage, SearchRequest, Store, TokenInfo,
-    TransitionPage, TransitionRequest,
+    AlertAction, AlertChange, AlertPage, AlertRequest, AlertStore, AppendOutcome, EventStore, NewToken, SearchPage, SearchRequest,
+    SnapshotStore, Store, TokenInfo, TokenStore, TransitionPage, TransitionRequest,
 };
 use writer::{Command, Writer};
 
@@ -93,10 +93,17 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// SQLite's errors reach callers as a [`BackendError`]: its message, not its type.
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        StoreError::Database(BackendError::new(error))
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, migrates it and starts the writer.
     pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
-        let open_error = |source| StoreError::Open { path: path.to_owned(), source };
+        let open_error = |source: rusqlite::Error| StoreError::Open { path: path.to_owned(), source: BackendError::new(source) };
         let mut conn = Connection::open(path).map_err(open_error)?;
         let synchronous = match options.synchronous {
             Synchronous::Normal => "NORMAL",
@@ -203,7 +210,7 @@ impl SqliteStore {
 
     fn open_reader(&self) -> Result<Connection, StoreError> {
         let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|source| StoreError::Open { path: self.path.clone(), source })?;
+            .map_err(|source| StoreError::Open { path: self.path.clone(), source: BackendError::new(source) })?;
         conn.busy_timeout(Duration::from_secs(10))?;
         // Readers never write: every write goes through the writer thread.
         conn.execute_batch(&format!("PRAGMA query_only = ON; PRAGMA cache_size = -{READER_CACHE_KIB};"))?;
@@ -217,7 +224,7 @@ impl Drop for SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl EventStore for SqliteStore {
     fn append(&self, events: Vec<Event>) -> Result<AppendOutcome, StoreError> {
         if events.is_empty() {
             return Ok(AppendOutcome::default());
@@ -243,11 +250,15 @@ impl Store for SqliteStore {
     fn count_events(&self) -> Result<u64, StoreError> {
         self.with_connection(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))? as u64))
     }
+}
 
+impl Store for SqliteStore {
     fn check_writable(&self) -> Result<(), StoreError> {
         self.send(|reply| Command::Ping { reply })
     }
+}
 
+impl TokenStore for SqliteStore {
     fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
         self.write(move |conn| {
             let inserted = conn.execute(
@@ -295,7 +306,9 @@ impl Store for SqliteStore {
             row.transpose()
         })
     }
+}
 
+impl AlertStore for SqliteStore {
     fn record_detections(&self, detections: &[Detection], suppression: time::Duration) -> Result<Vec<AlertChange>, StoreError> {
         if detections.is_empty() {
             return Ok(Vec::new());
@@ -331,7 +344,9 @@ impl Store for SqliteStore {
     fn evidence_events(&self, alert_id: &str) -> Result<Option<Vec<Event>>, StoreError> {
         self.with_connection(|conn| alerts::evidence(conn, alert_id))
     }
+}
 
+impl SnapshotStore for SqliteStore {
     fn save_snapshot(&self, name: &str, body: &[u8]) -> Result<(), StoreError> {
         let (name, body) = (name.to_owned(), body.to_vec());
         self.write(move |conn| {
@@ -427,6 +442,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("rampart.db"), SqliteOptions::default()).unwrap();
         let refused = store.with_connection(|conn| Ok(conn.execute("DELETE FROM meta", [])?));
-        assert!(matches!(refused, Err(StoreError::Sql(_))), "{refused:?}");
+        assert!(matches!(refused, Err(StoreError::Database(_))), "{refused:?}");
+    }
+
+    /// Issue 12: a back end's errors reach callers with their message and causes, as a
+    /// [`BackendError`], not as a `rusqlite` type.
+    #[test]
+    fn issue_12_store_errors_carry_no_backend_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("rampart.db"), SqliteOptions::default()).unwrap();
+        let refused = store.with_connection(|conn| Ok(conn.execute("DELETE FROM meta", [])?)).unwrap_err();
+        let StoreError::Database(backend) = &refused else { panic!("{refused:?}") };
+        assert_eq!(refused.to_string(), "database error: attempt to write a readonly database");
+        assert_eq!(backend.to_string(), "attempt to write a readonly database");
+        let opened = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap_err();
+        assert!(matches!(&opened, StoreError::Open { path, .. } if path == dir.path()), "{opened:?}");
+        assert_eq!(opened.to_string(), format!("cannot open the store at {0}: unable to open database file: {0}", dir.path().display()));
+        fn thread_safe<T: Send + Sync + 'static>(_: &T) {}
+        thread_safe(&opened);
     }
 }

@@ -2,15 +2,20 @@
 //! lifecycle, kept as append-only transitions.
 //!
 //! Detection produces [`Detection`]s (one rule's match on one event, or one correlation's
-//! threshold crossed by a group of events). The store folds each into an [`Alert`]: a new one,
+//! threshold crossed by a group of events). [`crate::fold`] decides how each becomes an [`Alert`]: a new one,
 //! or an update of the open alert of the same rule on the same entities within the suppression
 //! window. Every change of an alert, created, updated, acknowledged, closed, reopened, is an
-//! [`AlertTransition`]; metrics (MTTD, MTTA, false-positive rate) are computed from those.
+//! [`AlertTransition`], and [`crate::transition`] decides which analyst changes each status allows;
+//! a store persists what these pure functions decide. Metrics (MTTD, MTTA, false-positive
+//! rate) are computed from the transitions.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+pub(crate) mod fold;
+pub(crate) mod transition;
 
 /// The most evidence event ids an alert keeps (the first ones; `event_count` keeps counting).
 pub const MAX_EVIDENCE: usize = 100;
