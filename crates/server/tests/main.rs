@@ -716,11 +716,21 @@ async fn syslog_over_udp_and_tcp() {
     assert_eq!(h.stored("url.path:/tcp")[0]["log"]["syslog"]["appname"], json!("nginx"));
     assert_eq!(h.stored("user.name:alice")[0]["event"]["outcome"], json!("failure"));
     assert_eq!(h.store.count_events().unwrap(), 3);
+    // Refusals and metrics are counted after the store answers: wait for them too.
+    let accepted = "rampart_events_total{source=\"syslog\",result=\"accepted\"} 3";
+    let metrics = loop {
+        let (_, text) = h.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+        let text = text.as_str().unwrap_or_default().to_owned();
+        let counted = text.contains(accepted) && listeners.rejects.lock().unwrap().total() == 2;
+        if counted || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     let rejects = listeners.rejects.lock().unwrap().clone();
     assert_eq!(rejects.total(), 2, "{rejects:?}"); // the UDP garbage and the over-long TCP frame
-    let (_, text) = h.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
-    assert!(text.as_str().unwrap().contains("rampart_syslog_udp_dropped_total 0"));
-    assert!(text.as_str().unwrap().contains("rampart_events_total{source=\"syslog\",result=\"accepted\"} 3"));
+    assert!(metrics.contains("rampart_syslog_udp_dropped_total 0"));
+    assert!(metrics.contains(accepted), "{metrics}");
     listeners.abort();
 }
 

@@ -377,7 +377,10 @@ fn brute_force_detector() -> Arc<rampart_detect::Detector> {
 }
 
 fn failed_logins(from: usize, to: usize) -> Vec<rampart_model::Event> {
-    let now = OffsetDateTime::now_utc();
+    // One time for every call: a resend is the same event only with the same `@timestamp`, and a
+    // slow machine may cross a second between two calls.
+    static NOW: std::sync::OnceLock<OffsetDateTime> = std::sync::OnceLock::new();
+    let now = *NOW.get_or_init(OffsetDateTime::now_utc);
     (from..to)
         .map(|i| {
             let at = rampart_model::format_timestamp(now - time::Duration::seconds(60 - i as i64));
