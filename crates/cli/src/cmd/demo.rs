@@ -262,7 +262,7 @@ fn feed(url: &str, token: &str, args: &Args, clock: FeedClock, counts: &Counts, 
             flush(url, token, &mut lines, &mut events, counts)?;
             let wake = due.max(clock.began.elapsed() + SEND_EVERY);
             while wake > clock.began.elapsed() && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep((wake - clock.began.elapsed()).min(SEND_EVERY));
+                std::thread::sleep(wake.saturating_sub(clock.began.elapsed()).min(SEND_EVERY));
             }
         }
         if let Some(family) = record.truth

@@ -319,7 +319,7 @@ fn feed(queue: &Queue, tally: &Tally, rate: f64, duration: Duration) {
             cut(&mut lines, &mut events, &mut offset);
             in_batch = 0;
             while due > began.elapsed() {
-                std::thread::sleep((due - began.elapsed()).min(BATCH_EVERY));
+                std::thread::sleep(due.saturating_sub(began.elapsed()).min(BATCH_EVERY));
             }
         }
         tally.records.fetch_add(1, Ordering::Relaxed);
