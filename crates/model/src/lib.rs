@@ -54,4 +54,6 @@ pub use money::{Currency, Money};
 pub use query::{Comparison, Query, Term, TermOp};
 pub use role::{Permission, Role};
 pub use source::{FieldSource, FieldValue};
-pub use time::{MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR, TimeSpec, format_timestamp, parse_duration, parse_rfc3339, parse_time, parse_timestamp};
+pub use time::{
+    MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR, TimeSpec, format_timestamp, parse_duration, parse_rfc3339, parse_time, parse_timestamp,
+};

@@ -101,7 +101,9 @@ impl TimeSpec {
     pub fn parse(text: &str) -> Result<TimeSpec, String> {
         let text = text.trim();
         let expected = || {
-            format!("`{text}` is not a time: expected RFC 3339 (2026-11-22T10:00:00Z), epoch seconds or milliseconds, `now`, `now-24h` or `-1h`")
+            format!(
+                "`{text}` is not a time: expected RFC 3339 (2026-11-22T10:00:00Z), epoch seconds or milliseconds, `now`, `now-24h` or `-1h`"
+            )
         };
         let relative = |sign: i64, rest: &str| -> Result<TimeSpec, String> {
             let duration = parse_duration(rest).map_err(|_| expected())?;
