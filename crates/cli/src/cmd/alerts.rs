@@ -69,10 +69,10 @@ pub struct ListArgs {
     #[arg(long, value_parser = parse_status)]
     status: Option<AlertStatus>,
     /// Only alerts whose last event is at or after this time: RFC 3339, epoch seconds, or relative (now, -1h, now-24h).
-    #[arg(long, value_parser = time_arg)]
+    #[arg(long, value_parser = time_arg, allow_hyphen_values = true)]
     from: Option<TimeSpec>,
     /// Only alerts whose last event is at or before this time: RFC 3339, epoch seconds, or relative (now, -1h, now-24h).
-    #[arg(long, value_parser = time_arg)]
+    #[arg(long, value_parser = time_arg, allow_hyphen_values = true)]
     to: Option<TimeSpec>,
     /// Most alerts to print.
     #[arg(long, default_value_t = 50)]
@@ -352,5 +352,28 @@ mod tests {
              a1 t          high  closed (false_positive)      3  Rule ip:1\n\
              a2 t          low   open                        12  Rule ip:2\n"
         );
+    }
+
+    #[test]
+    fn issue_12_list_flags_use_the_models_vocabulary() {
+        use clap::Parser;
+
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: ListArgs,
+        }
+        let cli = Cli::try_parse_from(["alerts", "--level", "high", "--from", "now-24h", "--to", "-1h", "--entity", "ip:2001:db8::1"])
+            .expect("valid flags");
+        assert_eq!(cli.args.level, Some(Level::High));
+        let clock = rampart_model::FixedClock::new(rampart_model::parse_rfc3339("2026-12-07T12:00:00Z").expect("a time"));
+        let from = resolve_time("from", cli.args.from, &clock).expect("in range").map(format_timestamp);
+        let to = resolve_time("to", cli.args.to, &clock).expect("in range").map(format_timestamp);
+        assert_eq!((from.as_deref(), to.as_deref()), (Some("2026-12-06T12:00:00.000Z"), Some("2026-12-07T11:00:00.000Z")));
+        assert_eq!(entity_arg("ip:2001:db8::1").ok(), Some((Some(EntityKind::Ip), "2001:db8::1".to_owned())));
+        assert!(entity_arg("email:").is_err());
+        for bad in [["alerts", "--level", "severe"], ["alerts", "--from", "yesterday"], ["alerts", "--to", "now-1w"]] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -22,10 +22,10 @@ pub struct SearchArgs {
     #[arg(default_value = "")]
     query: String,
     /// Earliest event time: RFC 3339, epoch seconds, or relative (now, -1h, now-24h).
-    #[arg(long, value_parser = time_arg)]
+    #[arg(long, value_parser = time_arg, allow_hyphen_values = true)]
     from: Option<TimeSpec>,
     /// Latest event time: RFC 3339, epoch seconds, or relative (now, -1h, now-24h).
-    #[arg(long, value_parser = time_arg)]
+    #[arg(long, value_parser = time_arg, allow_hyphen_values = true)]
     to: Option<TimeSpec>,
     /// Most events to print.
     #[arg(long, default_value_t = 50)]
