@@ -49,8 +49,9 @@ pub(crate) async fn ingest(
     let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
     let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
     let count = move |decoded: &[u8]| count_records(format, decoded);
+    let now = state.clock.now();
     store_and_answer(&state, "http", encoding, bytes, count, move |ingestor, decoded| {
-        ingestor.ingest_body(format, decoded, OffsetDateTime::now_utc(), live).map_err(body_error)
+        ingestor.ingest_body(format, decoded, now, live).map_err(body_error)
     })
     .await
 }

@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use rampart_ingest::{LineIds, body_lines};
 use rampart_model::Permission;
-use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::auth::authorize;
@@ -70,8 +69,9 @@ pub(crate) async fn ingest(
     let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
     let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
     let count = |decoded: &[u8]| body_lines(decoded).count();
+    let now = state.clock.now();
     store_and_answer(&state, "logs", encoding, bytes, count, move |ingestor, decoded| {
-        Ok(ingestor.ingest_lines(&format, decoded, OffsetDateTime::now_utc(), live, ids))
+        Ok(ingestor.ingest_lines(&format, decoded, now, live, ids))
     })
     .await
 }

@@ -13,7 +13,8 @@ use super::Harness;
 
 const NOW: &str = "2026-11-22T12:30:00Z";
 
-/// A harness whose clock says [`NOW`], holding `.env` probes at 10:00, 11:00 and 12:00.
+/// A harness whose clock says [`NOW`], holding `.env` probes at 10:00, 11:00 and 12:00, sent
+/// live: the live-time window reads the state's clock too (the real one is weeks later).
 async fn fixed_harness() -> (Harness, String, String) {
     let mut h = super::harness();
     let clock = Arc::new(FixedClock::new(parse_rfc3339(NOW).unwrap()));
@@ -26,7 +27,7 @@ async fn fixed_harness() -> (Harness, String, String) {
         .collect();
     let (status, answer) = h
         .send(
-            Request::post("/v1/logs/combined?replay=true")
+            Request::post("/v1/logs/combined")
                 .header(header::AUTHORIZATION, format!("Bearer {ingest}"))
                 .body(Body::from(lines.join("\n")))
                 .unwrap(),
@@ -142,10 +143,10 @@ async fn issue_12_an_over_long_idempotency_key_is_refused_and_pages_share_one_sh
     let (h, admin, ingest) = fixed_harness().await;
     let line = r#"203.0.113.9 - - [22/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8.4""#;
     let key = "k".repeat(257);
-    let (status, answer) = h.post_logs(&ingest, "combined?replay=true", &[("idempotency-key", key.as_str())], line).await;
+    let (status, answer) = h.post_logs(&ingest, "combined", &[("idempotency-key", key.as_str())], line).await;
     assert_eq!((status, answer["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_parameters")), "{answer}");
     assert_eq!(answer["error"]["message"], json!("`Idempotency-Key` is longer than 256 bytes"));
-    let (status, answer) = h.post_logs(&ingest, "combined?replay=true", &[("idempotency-key", &key[..256])], line).await;
+    let (status, answer) = h.post_logs(&ingest, "combined", &[("idempotency-key", &key[..256])], line).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     for path in ["/v1/tokens", "/v1/alerts", "/v1/events"] {
         let (status, page) = call(&h, &admin, Method::GET, path, "").await;
