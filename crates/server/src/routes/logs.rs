@@ -37,7 +37,7 @@ pub(crate) async fn ingest(
     authorize(&state, &headers, Permission::Ingest).await?;
     let live = !bool_param("replay", params.replay.as_deref())?;
     let offset = match params.offset.as_deref() {
-        None | Some("") => 0,
+        None => 0,
         Some(text) => text
             .parse::<u64>()
             .map_err(|_| ApiError::bad_request("invalid_parameters", "`offset` must be a byte offset: a non-negative integer"))?,
