@@ -33,9 +33,11 @@
 #![deny(missing_docs)]
 
 mod alert;
+mod clock;
 mod error;
 mod event;
 pub mod fields;
+mod level;
 mod money;
 mod query;
 mod role;
@@ -49,12 +51,16 @@ pub use alert::fold::{
 pub use alert::transition::{AlertAction, RefusedTransition, allowed, transition};
 pub use alert::{
     Alert, AlertRule, AlertStatus, AlertTransition, Classification, Detection, ENTITY_SOURCE_FIELDS, Entity, EntityKind, MAX_EVIDENCE,
-    MatchedValue, TransitionAction,
+    MatchedValue, TransitionAction, parse_entity,
 };
+pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{FieldError, QueryError};
 pub use event::{Event, new_event_id};
+pub use level::Level;
 pub use money::{Currency, Money};
 pub use query::{Comparison, Query, Term, TermOp};
 pub use role::{Permission, Role};
 pub use source::{FieldSource, FieldValue};
-pub use time::{MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR, format_timestamp, parse_duration, parse_rfc3339, parse_timestamp};
+pub use time::{
+    MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR, TimeSpec, format_timestamp, parse_duration, parse_rfc3339, parse_time, parse_timestamp,
+};

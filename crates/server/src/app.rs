@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use prometheus_client::registry::Registry;
 use rampart_detect::Detector;
 use rampart_ingest::{Ingestor, LogFormats};
+use rampart_model::{Clock, SystemClock};
 use rampart_store::Store;
 use time::OffsetDateTime;
 
@@ -76,6 +77,8 @@ pub struct AppState {
     /// Ingest requests turned into events at once (one per core): what a burst of concurrent
     /// bodies can cost beyond the bodies themselves is this many batches.
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
+    /// Where "now" comes from (relative times, token expiry, transition times).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The suppression window unless configured otherwise (`[detect] suppression`).
@@ -98,12 +101,19 @@ impl AppState {
             detector: Arc::new(builtin_detector()),
             suppression: DEFAULT_SUPPRESSION,
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get().max(2)))),
+            clock: Arc::new(SystemClock),
         }
     }
 
     /// The same state with another suppression window.
     pub fn with_suppression(mut self, suppression: time::Duration) -> AppState {
         self.suppression = suppression;
+        self
+    }
+
+    /// The same state reading the time from another clock (tests fix it).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> AppState {
+        self.clock = clock;
         self
     }
 
@@ -146,9 +156,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/csp-reports/{site}", post(routes::csp::report))
         .route("/v1/alerts", get(routes::alerts::list))
         .route("/v1/alerts/{id}", get(routes::alerts::show))
-        .route("/v1/alerts/{id}/acknowledge", post(routes::alerts::acknowledge))
-        .route("/v1/alerts/{id}/close", post(routes::alerts::close))
-        .route("/v1/alerts/{id}/reopen", post(routes::alerts::reopen))
+        .route("/v1/alerts/{id}/{action}", post(routes::alerts::transition))
         .route("/v1/rules", get(routes::alerts::rules))
         .route("/v1/tokens", get(routes::tokens::list))
         .fallback(not_found)

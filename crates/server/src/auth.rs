@@ -9,7 +9,6 @@ use rampart_model::Permission;
 use rampart_store::TokenInfo;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -32,6 +31,20 @@ pub fn hash_token(token: &str) -> [u8; 32] {
 
 /// Checks the request's bearer token and that its role allows `permission`.
 pub async fn authorize(state: &AppState, headers: &HeaderMap, permission: Permission) -> Result<TokenInfo, ApiError> {
+    let info = authenticate(state, headers).await?;
+    if !info.role.allows(permission) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("a token with role `{}` may not do this ({permission:?}); see docs/roles.md", info.role),
+        ));
+    }
+    Ok(info)
+}
+
+/// The request's token: `401` unless it carries a known, unrevoked, unexpired bearer token
+/// (expiry read from the state's clock).
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<TokenInfo, ApiError> {
     let unauthorized = |code, message: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
     let value = headers
         .get(header::AUTHORIZATION)
@@ -47,19 +60,12 @@ pub async fn authorize(state: &AppState, headers: &HeaderMap, permission: Permis
     let store = state.store.clone();
     let found = tokio::task::spawn_blocking(move || store.find_token(&hash)).await.map_err(ApiError::internal)??;
     let info = found.ok_or_else(|| unauthorized("unauthorized", "unknown token"))?;
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     if info.revoked_at.is_some() {
         return Err(unauthorized("token_revoked", "this token was revoked"));
     }
     if info.expires_at.is_some_and(|t| t <= now) {
         return Err(unauthorized("token_expired", "this token has expired"));
-    }
-    if !info.role.allows(permission) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("a token with role `{}` may not do this ({permission:?}); see docs/roles.md", info.role),
-        ));
     }
     Ok(info)
 }

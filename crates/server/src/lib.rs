@@ -26,6 +26,7 @@ mod app;
 pub mod auth;
 mod detection;
 mod error;
+mod extract;
 mod mask;
 mod metrics;
 mod rate_limit;
@@ -39,6 +40,7 @@ pub use detection::{
     store_detections,
 };
 pub use error::ApiError;
+pub use extract::{Actor, Page};
 pub use mask::{ALERT_LOG_TARGET, alert_log_line, mask_emails_in, mask_personal, masked_alert};
 pub use metrics::ServerMetrics;
 pub use rate_limit::RateLimiter;

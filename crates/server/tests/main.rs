@@ -4,6 +4,7 @@
 
 mod alerts;
 mod issue11;
+mod issue12;
 
 use std::io::Write;
 use std::sync::Arc;

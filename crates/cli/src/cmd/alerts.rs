@@ -3,13 +3,14 @@
 use std::io::Write;
 
 use anyhow::{Result, anyhow, bail};
-use rampart_model::{Alert, AlertStatus, AlertTransition, Classification, EntityKind, format_timestamp};
+use rampart_model::{
+    Alert, AlertStatus, AlertTransition, Classification, Clock, EntityKind, Level, SystemClock, TimeSpec, format_timestamp, parse_entity,
+};
 use rampart_store::AlertStore;
 use rampart_store::{AlertAction, AlertRequest, MAX_SEARCH_LIMIT, SqliteOptions, SqliteStore};
 use serde_json::json;
-use time::OffsetDateTime;
 
-use super::events::time_arg;
+use super::events::{resolve_time, time_arg};
 use super::{Global, usage};
 use crate::datadir::DataDir;
 
@@ -60,20 +61,20 @@ pub struct ListArgs {
     #[arg(long)]
     rule: Option<String>,
     /// Only alerts of this level: informational, low, medium, high, critical.
-    #[arg(long, value_parser = ["informational", "low", "medium", "high", "critical"])]
-    level: Option<String>,
+    #[arg(long, value_parser = parse_level)]
+    level: Option<Level>,
     /// Only alerts about this entity: kind:value (ip, account, email, device, card, session, asn, api_key) or a bare value.
     #[arg(long)]
     entity: Option<String>,
     /// Only alerts in this status: open, acknowledged, closed.
     #[arg(long, value_parser = parse_status)]
     status: Option<AlertStatus>,
-    /// Only alerts whose last event is at or after this time (RFC 3339 or epoch seconds).
-    #[arg(long, value_parser = time_arg)]
-    from: Option<OffsetDateTime>,
-    /// Only alerts whose last event is at or before this time (RFC 3339 or epoch seconds).
-    #[arg(long, value_parser = time_arg)]
-    to: Option<OffsetDateTime>,
+    /// Only alerts whose last event is at or after this time: RFC 3339, epoch seconds, or relative (now, -1h, now-24h).
+    #[arg(long, value_parser = time_arg, allow_hyphen_values = true)]
+    from: Option<TimeSpec>,
+    /// Only alerts whose last event is at or before this time: RFC 3339, epoch seconds, or relative (now, -1h, now-24h).
+    #[arg(long, value_parser = time_arg, allow_hyphen_values = true)]
+    to: Option<TimeSpec>,
     /// Most alerts to print.
     #[arg(long, default_value_t = 50)]
     limit: usize,
@@ -97,6 +98,10 @@ fn parse_classification(text: &str) -> Result<Classification, String> {
     Classification::parse(text).ok_or_else(|| "expected true_positive, benign_positive or false_positive".to_owned())
 }
 
+fn parse_level(text: &str) -> Result<Level, String> {
+    Level::parse(text).ok_or_else(|| format!("expected one of {}", Level::names()))
+}
+
 fn parse_status(text: &str) -> Result<AlertStatus, String> {
     AlertStatus::parse(text).ok_or_else(|| "expected open, acknowledged or closed".to_owned())
 }
@@ -118,14 +123,14 @@ pub fn run(global: &Global, command: Command) -> Result<()> {
 }
 
 fn list(store: &SqliteStore, args: ListArgs) -> Result<()> {
-    let entity = args.entity.as_deref().map(parse_entity).transpose()?;
+    let entity = args.entity.as_deref().map(entity_arg).transpose()?;
     let mut request = AlertRequest {
         rule_id: args.rule,
-        level: args.level,
+        level: args.level.map(|level| level.as_str().to_owned()),
         entity,
         status: args.status,
-        from: args.from,
-        to: args.to,
+        from: resolve_time("from", args.from, &SystemClock)?,
+        to: resolve_time("to", args.to, &SystemClock)?,
         limit: 0,
         cursor: None,
     };
@@ -183,18 +188,11 @@ fn write_table(out: &mut impl Write, rows: &[[String; 7]]) -> std::io::Result<()
     Ok(())
 }
 
-/// `kind:value` when the part before the first colon names a kind, else a bare value.
-fn parse_entity(text: &str) -> Result<(Option<EntityKind>, String)> {
-    let (kind, value) = match text.split_once(':') {
-        Some((kind, value)) if EntityKind::parse(kind).is_some() => (EntityKind::parse(kind), value),
-        _ => (None, text),
-    };
-    if value.is_empty() {
-        return Err(usage(
-            "--entity: expected kind:value (kinds: ip, account, email, device, card, session, asn, api_key) or a bare value",
-        ));
-    }
-    Ok((kind, value.to_owned()))
+/// The `--entity` filter (the model's one entity parser).
+fn entity_arg(text: &str) -> Result<(Option<EntityKind>, String)> {
+    parse_entity(text).ok_or_else(|| {
+        usage("--entity: expected kind:value (kinds: ip, account, email, device, card, session, asn, api_key) or a bare value")
+    })
 }
 
 fn table_row(alert: &Alert) -> [String; 7] {
@@ -284,7 +282,7 @@ fn change(store: &SqliteStore, id: &str, action: AlertAction, who: Who) -> Resul
     if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
         return Err(usage(format!("--note is longer than {MAX_NOTE_CHARS} characters")));
     }
-    let alert = store.transition_alert(id, action, &actor, note.as_deref(), OffsetDateTime::now_utc()).map_err(|error| match error {
+    let alert = store.transition_alert(id, action, &actor, note.as_deref(), SystemClock.now()).map_err(|error| match error {
         rampart_store::StoreError::AlertNotFound(_) => not_found(id),
         other => other.into(),
     })?;
@@ -355,5 +353,28 @@ mod tests {
              a1 t          high  closed (false_positive)      3  Rule ip:1\n\
              a2 t          low   open                        12  Rule ip:2\n"
         );
+    }
+
+    #[test]
+    fn issue_12_list_flags_use_the_models_vocabulary() {
+        use clap::Parser;
+
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: ListArgs,
+        }
+        let cli = Cli::try_parse_from(["alerts", "--level", "high", "--from", "now-24h", "--to", "-1h", "--entity", "ip:2001:db8::1"])
+            .expect("valid flags");
+        assert_eq!(cli.args.level, Some(Level::High));
+        let clock = rampart_model::FixedClock::new(rampart_model::parse_rfc3339("2026-12-07T12:00:00Z").expect("a time"));
+        let from = resolve_time("from", cli.args.from, &clock).expect("in range").map(format_timestamp);
+        let to = resolve_time("to", cli.args.to, &clock).expect("in range").map(format_timestamp);
+        assert_eq!((from.as_deref(), to.as_deref()), (Some("2026-12-06T12:00:00.000Z"), Some("2026-12-07T11:00:00.000Z")));
+        assert_eq!(entity_arg("ip:2001:db8::1").ok(), Some((Some(EntityKind::Ip), "2001:db8::1".to_owned())));
+        assert!(entity_arg("email:").is_err());
+        for bad in [["alerts", "--level", "severe"], ["alerts", "--from", "yesterday"], ["alerts", "--to", "now-1w"]] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::{Result, anyhow};
-use rampart_model::{Event, Query, fields, parse_timestamp};
+use rampart_model::{Clock, Event, Query, SystemClock, TimeSpec, fields};
 use rampart_store::EventStore;
 use rampart_store::{SearchRequest, SqliteOptions, SqliteStore};
 use time::OffsetDateTime;
@@ -22,12 +22,12 @@ pub struct SearchArgs {
     /// Terms that must all hold, e.g. 'source.ip:203.0.113.0/24 -event.outcome:success'.
     #[arg(default_value = "")]
     query: String,
-    /// Earliest event time (RFC 3339 or epoch seconds).
-    #[arg(long, value_parser = time_arg)]
-    from: Option<OffsetDateTime>,
-    /// Latest event time (RFC 3339 or epoch seconds).
-    #[arg(long, value_parser = time_arg)]
-    to: Option<OffsetDateTime>,
+    /// Earliest event time: RFC 3339, epoch seconds, or relative (now, -1h, now-24h).
+    #[arg(long, value_parser = time_arg, allow_hyphen_values = true)]
+    from: Option<TimeSpec>,
+    /// Latest event time: RFC 3339, epoch seconds, or relative (now, -1h, now-24h).
+    #[arg(long, value_parser = time_arg, allow_hyphen_values = true)]
+    to: Option<TimeSpec>,
     /// Most events to print.
     #[arg(long, default_value_t = 50)]
     limit: usize,
@@ -36,11 +36,16 @@ pub struct SearchArgs {
     json: bool,
 }
 
-/// The value of a `--from`/`--to` option: an RFC 3339 time or epoch seconds (a usage error
-/// otherwise, exit 2).
-pub fn time_arg(value: &str) -> Result<OffsetDateTime, String> {
-    let json = value.parse::<i64>().map(serde_json::Value::from).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
-    parse_timestamp(&json).ok_or_else(|| format!("`{value}` is not an RFC 3339 time or epoch seconds"))
+/// The value of a `--from`/`--to` option: an RFC 3339 time, epoch seconds or milliseconds, or
+/// relative to now (`now`, `-1h`, `now-24h`); a usage error otherwise (exit 2). It is resolved
+/// against the clock when the command runs ([`resolve_time`]).
+pub fn time_arg(value: &str) -> Result<TimeSpec, String> {
+    TimeSpec::parse(value)
+}
+
+/// A `--from`/`--to` value as a time, read against `clock` (a usage error when out of range).
+pub fn resolve_time(name: &str, spec: Option<TimeSpec>, clock: &dyn Clock) -> Result<Option<OffsetDateTime>> {
+    spec.map(|spec| spec.resolve(clock).map_err(|error| super::usage(format!("--{name}: {error}")))).transpose()
 }
 
 pub fn run(global: &Global, Command::Search(args): Command) -> Result<()> {
@@ -52,8 +57,8 @@ pub fn run(global: &Global, Command::Search(args): Command) -> Result<()> {
     let store = SqliteStore::open(&dir.db_path(), SqliteOptions::default())?;
     let query = Query::parse(&args.query).map_err(|error| super::usage(format!("invalid query: {error}")))?;
     let mut request = SearchRequest::new(query);
-    request.from = args.from;
-    request.to = args.to;
+    request.from = resolve_time("from", args.from, &SystemClock)?;
+    request.to = resolve_time("to", args.to, &SystemClock)?;
     let mut remaining = args.limit;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

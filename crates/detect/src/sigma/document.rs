@@ -54,44 +54,7 @@ struct RawDocument {
     generate: Option<bool>,
 }
 
-/// How serious a rule's matches are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Level {
-    /// For enrichment; not alerted on by default in later stages.
-    Informational,
-    /// Notable, rarely an incident.
-    Low,
-    /// Worth a regular review.
-    Medium,
-    /// Needs a prompt review.
-    High,
-    /// An incident.
-    Critical,
-}
-
-impl Level {
-    /// The level's name as Sigma writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Informational => "informational",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Level> {
-        Some(match text {
-            "informational" => Level::Informational,
-            "low" => Level::Low,
-            "medium" => Level::Medium,
-            "high" => Level::High,
-            "critical" => Level::Critical,
-            _ => return None,
-        })
-    }
-}
+pub use rampart_model::Level;
 
 /// The searches of a detection (or filter) in file order, and its conditions (OR-ed).
 #[derive(Debug, Clone)]

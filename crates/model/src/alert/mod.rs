@@ -162,6 +162,17 @@ impl EntityKind {
     }
 }
 
+/// An entity as a user writes it to filter alerts: `kind:value` when the part before the first
+/// colon names a kind, else the whole text as a value of any kind (IPv6 addresses have colons
+/// too); `None` when there is no value.
+pub fn parse_entity(text: &str) -> Option<(Option<EntityKind>, String)> {
+    let (kind, value) = match text.split_once(':') {
+        Some((kind, value)) if EntityKind::parse(kind).is_some() => (EntityKind::parse(kind), value),
+        _ => (None, text),
+    };
+    (!value.is_empty()).then(|| (kind, value.to_owned()))
+}
+
 /// The event fields single-event alerts take their entities from, in order.
 pub const ENTITY_SOURCE_FIELDS: &[&str] = &[
     crate::fields::SOURCE_IP,
@@ -376,6 +387,16 @@ mod millis {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn issue_12_entities_with_and_without_a_kind() {
+        assert_eq!(super::parse_entity("ip:192.0.2.1"), Some((Some(EntityKind::Ip), "192.0.2.1".into())));
+        assert_eq!(super::parse_entity("api_key:k:1"), Some((Some(EntityKind::ApiKey), "k:1".into())));
+        assert_eq!(super::parse_entity("2001:db8::1"), Some((None, "2001:db8::1".into())));
+        assert_eq!(super::parse_entity("ann"), Some((None, "ann".into())));
+        assert_eq!(super::parse_entity("email:"), None);
+        assert_eq!(super::parse_entity(""), None);
+    }
+
     use super::*;
 
     #[test]

@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use rampart_ingest::{CspError, CspLimits, ResolvedClient, parse_csp_reports, valid_site};
 use rampart_model::fields;
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::detection::store_and_detect;
@@ -47,7 +46,7 @@ pub(crate) async fn report(
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         let outcome = parse_csp_reports(&content_type, &bytes, &site, user_agent.as_deref(), &CspLimits::default()).map_err(csp_error)?;
         metrics.count_events("csp", "dropped_noise", outcome.dropped_extension);
-        let now = OffsetDateTime::now_utc();
+        let now = worker_state.clock.now();
         let mut events = Vec::with_capacity(outcome.events.len());
         for (index, mut report) in outcome.events.into_iter().enumerate() {
             if let Value::Object(map) = &mut report {

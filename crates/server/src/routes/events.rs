@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use rampart_ingest::{Batch, BodyError, Format, Ingestor, RecordError, count_records, decode_body};
-use rampart_model::{Permission, Query, parse_timestamp};
+use rampart_model::{Clock, Event, Permission, Query, parse_time};
 use rampart_store::{MAX_SEARCH_LIMIT, SearchRequest};
 use serde::Deserialize;
 use serde_json::json;
@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::auth::authorize;
 use crate::detection::{Stored, store_and_detect};
 use crate::error::ApiError;
+use crate::extract::{Allowed, Page, Read};
 use crate::routes::params::{Params, bool_param};
 
 /// At most this many record errors are listed in one answer (all are counted).
@@ -48,8 +49,9 @@ pub(crate) async fn ingest(
     let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
     let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
     let count = move |decoded: &[u8]| count_records(format, decoded);
+    let now = state.clock.now();
     store_and_answer(&state, "http", encoding, bytes, count, move |ingestor, decoded| {
-        ingestor.ingest_body(format, decoded, OffsetDateTime::now_utc(), live).map_err(body_error)
+        ingestor.ingest_body(format, decoded, now, live).map_err(body_error)
     })
     .await
 }
@@ -168,14 +170,13 @@ pub(crate) struct SearchParams {
 
 pub(crate) async fn search(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Params(params): Params<SearchParams>,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Permission::Read).await?;
-    let request = search_request(params)?;
+    _: Allowed<Read>,
+) -> Result<Json<Page<Event>>, ApiError> {
+    let request = search_request(params, state.clock.as_ref())?;
     let store = state.store.clone();
     let page = tokio::task::spawn_blocking(move || store.search(&request)).await.map_err(ApiError::internal)??;
-    Ok(Json(json!({"items": page.items, "next_cursor": page.next_cursor})).into_response())
+    Ok(Json(Page { items: page.items, next_cursor: page.next_cursor }))
 }
 
 pub(crate) fn page_limit(limit: Option<String>) -> Result<Option<usize>, ApiError> {
@@ -188,20 +189,18 @@ pub(crate) fn page_limit(limit: Option<String>) -> Result<Option<usize>, ApiErro
         .transpose()
 }
 
-/// A time parameter: RFC 3339, or epoch seconds or milliseconds.
-pub(crate) fn time_param(name: &str, value: Option<String>) -> Result<Option<OffsetDateTime>, ApiError> {
+/// A time parameter: RFC 3339, epoch seconds or milliseconds, or relative to the clock's now
+/// (`now`, `now-24h`, `-1h`).
+pub(crate) fn time_param(name: &str, value: Option<String>, clock: &dyn Clock) -> Result<Option<OffsetDateTime>, ApiError> {
     let Some(value) = value else { return Ok(None) };
-    let json = value.parse::<i64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(value));
-    parse_timestamp(&json).map(Some).ok_or_else(|| {
-        ApiError::bad_request("invalid_parameters", format!("`{name}` must be an RFC 3339 time or epoch seconds/milliseconds"))
-    })
+    parse_time(&value, clock).map(Some).map_err(|error| ApiError::bad_request("invalid_parameters", format!("`{name}`: {error}")))
 }
 
-fn search_request(params: SearchParams) -> Result<SearchRequest, ApiError> {
+fn search_request(params: SearchParams, clock: &dyn Clock) -> Result<SearchRequest, ApiError> {
     let query = Query::parse(params.q.as_deref().unwrap_or("")).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     let mut request = SearchRequest::new(query);
-    request.from = time_param("from", params.from)?;
-    request.to = time_param("to", params.to)?;
+    request.from = time_param("from", params.from, clock)?;
+    request.to = time_param("to", params.to, clock)?;
     if let Some(limit) = page_limit(params.limit)? {
         request.limit = limit;
     }

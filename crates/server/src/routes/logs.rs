@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use rampart_ingest::{LineIds, body_lines};
 use rampart_model::Permission;
-use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::auth::authorize;
@@ -38,7 +37,7 @@ pub(crate) async fn ingest(
     authorize(&state, &headers, Permission::Ingest).await?;
     let live = !bool_param("replay", params.replay.as_deref())?;
     let offset = match params.offset.as_deref() {
-        None | Some("") => 0,
+        None => 0,
         Some(text) => text
             .parse::<u64>()
             .map_err(|_| ApiError::bad_request("invalid_parameters", "`offset` must be a byte offset: a non-negative integer"))?,
@@ -66,14 +65,47 @@ pub(crate) async fn ingest(
     }
     // A client that names its source can resend safely: each line's event id derives from the
     // key and the line's byte offset in that source.
-    let ids = header_str(&headers, header::HeaderName::from_static("idempotency-key"))
-        .filter(|key| !key.is_empty() && key.len() <= 256)
-        .map(|key| LineIds { key: xxhash_rust::xxh3::xxh3_64(key.as_bytes()), offset });
+    let ids = idempotency_key(&headers)?.map(|key| LineIds { key: xxhash_rust::xxh3::xxh3_64(key), offset });
     let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_owned);
     let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
     let count = |decoded: &[u8]| body_lines(decoded).count();
+    let now = state.clock.now();
     store_and_answer(&state, "logs", encoding, bytes, count, move |ingestor, decoded| {
-        Ok(ingestor.ingest_lines(&format, decoded, OffsetDateTime::now_utc(), live, ids))
+        Ok(ingestor.ingest_lines(&format, decoded, now, live, ids))
     })
     .await
+}
+
+/// Longest `Idempotency-Key`, in bytes.
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
+
+/// The `Idempotency-Key` header: absent or empty is none; longer than
+/// [`MAX_IDEMPOTENCY_KEY_BYTES`] is `400 invalid_parameters`.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&[u8]>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value.as_bytes();
+    if key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+        return Err(ApiError::bad_request(
+            "invalid_parameters",
+            format!("`Idempotency-Key` is longer than {MAX_IDEMPOTENCY_KEY_BYTES} bytes"),
+        ));
+    }
+    Ok((!key.is_empty()).then_some(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_12_an_over_long_idempotency_key_is_refused() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(idempotency_key(&headers).ok(), Some(None));
+        headers.insert("idempotency-key", "a".repeat(256).parse().expect("a header"));
+        assert_eq!(idempotency_key(&headers).ok().flatten().map(<[u8]>::len), Some(256));
+        headers.insert("idempotency-key", "a".repeat(257).parse().expect("a header"));
+        let error = idempotency_key(&headers).expect_err("too long");
+        assert_eq!((error.status, error.code), (StatusCode::BAD_REQUEST, "invalid_parameters"));
+        assert_eq!(error.message, "`Idempotency-Key` is longer than 256 bytes");
+    }
 }

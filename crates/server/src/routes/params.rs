@@ -29,11 +29,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoParams {}
 
-/// A `true`/`false` parameter (also `1`/`0`).
+/// A `true`/`false` parameter (also `1`/`0`); absent is `false`, an empty value is refused.
 pub(crate) fn bool_param(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
     match value {
-        None | Some("" | "false" | "0") => Ok(false),
+        None | Some("false" | "0") => Ok(false),
         Some("true" | "1") => Ok(true),
         Some(_) => Err(ApiError::bad_request("invalid_parameters", format!("`{name}` must be true or false"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_12_boolean_parameters_take_true_false_1_0_only() {
+        assert_eq!(bool_param("replay", None).ok(), Some(false));
+        for (text, want) in [("true", true), ("1", true), ("false", false), ("0", false)] {
+            assert_eq!(bool_param("replay", Some(text)).ok(), Some(want), "{text}");
+        }
+        for text in ["", "yes", "TRUE"] {
+            let error = bool_param("replay", Some(text)).expect_err(text);
+            assert_eq!(error.message, "`replay` must be true or false");
+        }
     }
 }

@@ -2,25 +2,22 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use rampart_model::{Permission, format_timestamp};
+use rampart_model::format_timestamp;
 use serde_json::json;
-use time::OffsetDateTime;
 
 use crate::app::AppState;
-use crate::auth::authorize;
 use crate::error::ApiError;
+use crate::extract::{Allowed, Manage, Page};
 use crate::routes::params::{NoParams, Params};
 
 pub(crate) async fn list(
     State(state): State<AppState>,
     _: Params<NoParams>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    authorize(&state, &headers, Permission::Manage).await?;
+    _: Allowed<Manage>,
+) -> Result<Json<Page<serde_json::Value>>, ApiError> {
     let store = state.store.clone();
     let tokens = tokio::task::spawn_blocking(move || store.list_tokens()).await.map_err(ApiError::internal)??;
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let items: Vec<_> = tokens
         .iter()
         .map(|t| {
@@ -34,5 +31,5 @@ pub(crate) async fn list(
             })
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Page::complete(items)))
 }
