@@ -271,12 +271,7 @@ fn group_event(i: usize, g: usize, at: OffsetDateTime) -> Value {
 
 /// Resident memory of this process now and at its peak (`VmRSS`, `VmHWM`), in MiB (Linux).
 fn memory_line() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| -> Option<u64> {
-        let line = status.lines().find(|line| line.starts_with(name))?;
-        line.split_whitespace().nth(1)?.parse::<u64>().ok()
-    };
-    match (field("VmRSS:"), field("VmHWM:")) {
+    match (status_kib("self", "VmRSS:"), status_kib("self", "VmHWM:")) {
         (Some(now), Some(peak)) => format!("resident memory {} MiB, peak {} MiB", now / 1024, peak / 1024),
         _ => "resident memory unknown (no /proc/self/status)".to_owned(),
     }
@@ -284,9 +279,14 @@ fn memory_line() -> String {
 
 /// Resident memory of this process in bytes (Linux), for bytes-per-group figures.
 fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    Some(status_kib("self", "VmRSS:")? * 1024)
+}
+
+/// A kB field (`VmRSS:`, `VmHWM:` ...) of `/proc/<process>/status` (Linux); `process` is a pid or `self`.
+pub(super) fn status_kib(process: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok()
 }
 
 /// Events/s through the built-in pack (single-event rules and correlations) with `groups`

@@ -156,9 +156,7 @@ impl Server {
 
     /// Resident memory in bytes, from `/proc`.
     fn rss(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+        Some(super::bench::status_kib(&self.child.id().to_string(), "VmRSS:")? * 1024)
     }
 
     fn kill_and_restart(&mut self) -> Result<()> {
